@@ -32,6 +32,7 @@ def extract_shipped(data_dir: str | Path) -> bool:
             try:
                 extract_archive(str(gz), str(raw))
             except (OSError, EOFError) as err:
+                (raw / name).unlink(missing_ok=True)  # no half-written idx file left behind
                 raise LitGansError(f"{gz} is corrupt ({err}); restore it from a fresh clone of lit_gans") from err
     return all((raw / name).is_file() for name in FILES)
 
@@ -151,3 +152,8 @@ class MNISTDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         # predict generates: each "batch" is the indices of the samples to draw (index = seed offset)
         return DataLoader(torch.arange(self.hparams.predict_samples), batch_size=self.hparams.val_batch_size)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 0..255, the inverse of ``to_unit_range`` (for files users keep)."""
+    return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

@@ -1,0 +1,206 @@
+"""Callbacks: picture grids (TensorBoard + PNG), generation metrics, the predict writer, interrupt checkpoints."""
+
+import math
+import os
+from pathlib import Path
+
+import torch
+from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from torchvision.utils import make_grid, save_image
+
+from lit_gans.data import to_uint8
+from lit_gans.errors import LitGansError
+from lit_gans.metrics import BACKBONES, GenerativeMetrics
+
+
+class ImageCallback(Callback):
+    """Logs pictures at the end of every validation and every ``every_n_steps`` training steps.
+
+    Pictures are drawn under ``no_grad`` on rank zero only, with the sampling G in eval mode (restored after),
+    and written both to TensorBoard (``add_image``) and as PNG files under ``<log_dir>/images/``.
+    Subclasses say what to draw in ``make_images``.
+
+    Args:
+        every_n_steps: also log every this many training steps (0: only after validation).
+        seed: seed of the fixed inputs, so the same latents are drawn every time.
+    """
+
+    def __init__(self, every_n_steps: int = 500, seed: int = 0):
+        if every_n_steps < 0:
+            raise LitGansError(f"{type(self).__name__}.every_n_steps must be >= 0, got {every_n_steps}")
+        self.every_n_steps = every_n_steps
+        self.seed = seed
+        self._last_step = -1
+
+    def make_images(self, pl_module: LightningModule) -> dict[str, tuple[torch.Tensor, int]]:
+        """Returns {tag: (images (N, C, H, W) in [-1, 1], images per row)}."""
+        raise NotImplementedError
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if self.every_n_steps and step > 0 and step % self.every_n_steps == 0:
+            self.log_images(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            self.log_images(trainer, pl_module)
+
+    def log_images(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        step = trainer.global_step
+        if not trainer.is_global_zero or step == self._last_step:
+            return
+        self._last_step = step
+        generator = pl_module.sampling_generator
+        was_training = generator.training
+        generator.eval()
+        try:
+            with torch.no_grad():
+                images = self.make_images(pl_module)
+        finally:
+            generator.train(was_training)
+        # the logger's folder, not trainer.log_dir: that one broadcasts, and only rank zero is here
+        folder = Path(getattr(trainer.logger, "log_dir", None) or trainer.default_root_dir) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        for tag, (batch, nrow) in images.items():
+            grid = make_grid(batch.float().add(1).div(2).clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+            save_image(grid, folder / f"{tag.replace('/', '_')}_step{step:06d}.png")
+            for logger in trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_image(tag, grid, step)
+
+
+class SampleGrid(ImageCallback):
+    """A grid of samples from the same fixed noise every time, so progress is visible at a glance.
+
+    Args:
+        num_samples: pictures in the grid (a square number reads best).
+        every_n_steps, seed: see ``ImageCallback``.
+    """
+
+    def __init__(self, num_samples: int = 64, every_n_steps: int = 500, seed: int = 0):
+        super().__init__(every_n_steps, seed)
+        if num_samples < 1:
+            raise LitGansError(f"images.num_samples must be >= 1, got {num_samples}")
+        self.num_samples = num_samples
+
+    def make_images(self, pl_module):
+        images = pl_module.generate(self.num_samples, seed=self.seed)
+        return {"samples": (images, math.isqrt(self.num_samples - 1) + 1)}
+
+
+class GenerationMetrics(Callback):
+    """FID, IS and KID (torchmetrics, MNIST evaluator features) at the end of every validation, as val/fid etc.
+
+    The real statistics come from the validation batches of the first validation (not the sanity check) and are
+    kept for the run. Each validation then generates ``num_eval_samples`` images from a fixed seed, split across
+    DDP ranks; every rank computes, torchmetrics syncs the states, so all ranks log the same values.
+
+    Args:
+        num_eval_samples: generated images per evaluation (10,000 is the usual FID sample).
+        backbone: "evaluator" (shipped MNIST classifier, offline) or "inception" (torchmetrics' InceptionV3).
+        kid_subset_size: images per KID subset (shrinks to what there is).
+        seed: seed of the generated evaluation set (rank r uses seed + r).
+    """
+
+    def __init__(
+        self, num_eval_samples: int = 10000, backbone: str = "evaluator", kid_subset_size: int = 1000, seed: int = 1234
+    ):
+        if num_eval_samples < 2:
+            raise LitGansError(f"metrics.num_eval_samples must be >= 2 for FID's covariance, got {num_eval_samples}")
+        if backbone not in BACKBONES:
+            raise LitGansError(f"metrics.backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+        self.num_eval_samples, self.backbone, self.kid_subset_size, self.seed = (
+            num_eval_samples,
+            backbone,
+            kid_subset_size,
+            seed,
+        )
+        self.metrics: GenerativeMetrics | None = None
+        self._real_done = False
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage in ("fit", "validate") and self.metrics is None:
+            self.metrics = GenerativeMetrics(self.backbone, self.kid_subset_size)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.metrics.to(pl_module.device)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if not trainer.sanity_checking and not self._real_done:
+            self.metrics.update_real(batch[0])
+
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        self._real_done = True
+        world, rank = trainer.world_size, trainer.global_rank
+        share = self.num_eval_samples // world + (rank < self.num_eval_samples % world)
+        self.metrics.update_fake(pl_module.generate(share, seed=self.seed + rank))  # G is in eval mode here
+        values = self.metrics.compute()  # every rank: torchmetrics gathers the states
+        self.metrics.reset_fake()
+        pl_module.log_dict({f"val/{name}": value for name, value in values.items()})
+
+
+class GANCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that writes ``last.ckpt`` every ``every_n_train_steps`` steps *and* at every epoch end.
+
+    Lightning makes the two triggers exclusive; a long run wants both (crash safety and a per-epoch snapshot).
+    Takes ModelCheckpoint's arguments.
+    """
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            if self._last_global_step_saved != trainer.global_step:
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class InterruptCheckpoint(Callback):
+    """Saves ``last.ckpt`` beside the periodic checkpoints on Ctrl-C or SIGTERM, so ``--ckpt_path last`` resumes.
+
+    Any other exception (a diverged loss, a bug) saves nothing: the last good checkpoint must stay intact.
+    (Not Lightning's OnExceptionCheckpoint: its presence makes ``fit`` silently resume from "last".)
+    """
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        checkpoint = trainer.checkpoint_callback
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and checkpoint and checkpoint.dirpath:
+            trainer.save_checkpoint(Path(checkpoint.dirpath) / "last.ckpt")
+
+
+class SampleWriter(BasePredictionWriter):
+    """Writes ``predict``'s samples: a ``.pt`` file {"images": uint8 (N, 1, 28, 28), plus labels/codes} and a PNG.
+
+    Args:
+        count: how many samples to generate.
+        output: path of the ``.pt`` file; the PNG grid of the first 64 goes beside it with a ``.png`` suffix.
+    """
+
+    def __init__(self, count: int = 64, output: str = "samples.pt"):
+        super().__init__(write_interval="epoch")
+        if count < 1:
+            raise LitGansError(f"samples.count must be >= 1, got {count}")
+        self.count = count
+        self.output = Path(output)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "predict":
+            return
+        folder = self.output.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise LitGansError(f"cannot write samples to {self.output}: {folder} is not a writable folder")
+
+    def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
+        keys = predictions[0].keys()
+        out = {k: torch.cat([p[k] for p in predictions]).cpu() for k in keys}
+        out["images"] = to_uint8(out["images"])
+        path = self.output
+        if trainer.world_size > 1:  # each rank generated its own share; keep them apart rather than gather
+            path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
+        torch.save(out, path)
+        grid = make_grid(out["images"][:64].float() / 255, nrow=8, padding=2, pad_value=1.0)
+        save_image(grid, path.with_suffix(".png"))
+        print(f"wrote {len(out['images'])} samples to {path} and a grid to {path.with_suffix('.png')}")

@@ -1,0 +1,133 @@
+"""The one entry point: ``python -m lit_gans {fit,validate,test,predict} --config configs/<variant>.yaml``."""
+
+import sys
+from pathlib import Path
+
+import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid, SampleWriter
+from lit_gans.data import MNISTDataModule
+from lit_gans.errors import LitGansError
+from lit_gans.models import GANModule
+from lit_gans.strategies import register as register_gan_ddp
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
+
+
+class GANCLI(LightningCLI):
+    """LightningCLI with the callbacks every run needs, linked data shapes and checkpoint checks."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(SampleGrid, "images")
+        parser.add_lightning_class_args(GenerationMetrics, "metrics")
+        parser.add_lightning_class_args(GANCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.save_last": True,  # last.ckpt: what --ckpt_path last resumes from
+                "checkpoint.every_n_train_steps": 500,  # a killed run loses at most 500 steps (and every epoch end)
+            }
+        )
+        parser.add_lightning_class_args(SampleWriter, "samples")
+        parser.link_arguments("samples.count", "data.predict_samples")
+        parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def _instantiate_trainer(self, config, callbacks):
+        callbacks.append(InterruptCheckpoint())
+        return super()._instantiate_trainer(config, callbacks)
+
+    def _check_ckpt(self) -> None:
+        """Turns a missing, truncated or unsafe checkpoint into one clear line before Lightning touches it."""
+        key = f"{self.subcommand}.ckpt_path"
+        path = self.config.get(key)
+        if path is None:
+            return
+        if path == "last":
+            path = find_last_checkpoint(Path(self.trainer.default_root_dir))
+            self.config[key] = str(path)
+        if path in ("best", "hpc", "registry"):
+            return
+        path = Path(path)
+        if not path.is_file():
+            raise LitGansError(f"checkpoint {path} does not exist; pass the path of a .ckpt file (or 'last')")
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            if "weights_only" in str(err) or "Unsupported global" in str(err):
+                raise LitGansError(
+                    f"checkpoint {path} holds pickled objects beyond tensors and plain data; refusing to load it "
+                    f"(it could run code). Only load checkpoints from lit_gans runs you trust"
+                ) from err
+            raise LitGansError(
+                f"checkpoint {path} is unreadable or truncated ({type(err).__name__}); "
+                f"use another checkpoint, e.g. an earlier one in the same folder"
+            ) from err
+        self.model.on_load_checkpoint(checkpoint)  # variant and shape check, with a clear message
+
+    def before_fit(self) -> None:
+        self._check_ckpt()
+
+    def before_validate(self) -> None:
+        self._check_ckpt()
+
+    def before_test(self) -> None:
+        self._check_ckpt()
+
+    def before_predict(self) -> None:
+        self._check_ckpt()
+
+
+def find_last_checkpoint(root: Path) -> Path:
+    """The newest ``last*.ckpt`` under ``<root>/lightning_logs/*/checkpoints`` (a resumed run logs to a new version)."""
+    found = sorted(root.glob("lightning_logs/*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise LitGansError(
+            f"--ckpt_path last: no last.ckpt under {root}/lightning_logs/*/checkpoints; "
+            f"start without --ckpt_path, or pass the checkpoint's path"
+        )
+    return found[-1]
+
+
+def resolve_config_args(args: list[str]) -> list[str]:
+    """``--config infogan.yaml`` (or ``infogan``) that is not a path is looked up in the project's configs/."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg in ("--config", "-c") and i + 1 < len(out):
+            j, value = i + 1, out[i + 1]
+        elif arg.startswith("--config="):
+            j, value = i, arg.split("=", 1)[1]
+        else:
+            continue
+        if Path(value).exists():
+            continue
+        for candidate in (CONFIGS / value, CONFIGS / f"{value}.yaml", CONFIGS / Path(value).name):
+            if candidate.is_file():
+                out[j] = str(candidate) if j == i + 1 else f"--config={candidate}"
+                break
+        else:
+            names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
+            raise LitGansError(f"config {value} not found here or in {CONFIGS}; available: {names}")
+    return out
+
+
+def main(args: list[str] | None = None) -> GANCLI:
+    """Runs the CLI; problems the user can fix become one line on stderr and exit code 2."""
+    register_gan_ddp()
+    try:
+        if args is None:  # the command line: resolve in place (DDP re-launches this same command on each rank)
+            sys.argv[1:] = resolve_config_args(sys.argv[1:])
+        else:
+            args = resolve_config_args(args)
+        return GANCLI(
+            model_class=GANModule,
+            datamodule_class=MNISTDataModule,
+            subclass_mode_model=True,
+            auto_configure_optimizers=False,  # each GAN configures its own two optimizers
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except (LitGansError, MisconfigurationException) as err:
+        print(f"lit_gans: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,6 @@
+"""Every variant the CLI can build (``--model.class_path lit_gans.models.<Name>``)."""
+
+from lit_gans.models.base import GANModule
+from lit_gans.models.gan import GAN
+
+__all__ = ["GANModule", "GAN"]

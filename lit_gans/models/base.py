@@ -1,0 +1,168 @@
+"""Plumbing shared by every variant: optimizers, EMA, step counting, safety checks, sampling helpers.
+
+Each variant writes its own ``training_step`` out in full; nothing here hides the GAN algorithm.
+"""
+
+import torch
+from lightning import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from lit_gans.errors import LitGansError
+
+
+def _do_nothing() -> None:
+    pass
+
+
+class GANModule(LightningModule):
+    """Base class: two Adam optimizers under manual optimization, D then G every step.
+
+    Subclasses build ``self.generator`` and ``self.discriminator``, then call ``self.init_ema()``.
+
+    Args:
+        img_shape: (C, H, W) of the data, linked from the DataModule by the CLI.
+        num_classes: number of labels in the data, linked from the DataModule by the CLI.
+        optimizer_g: the generator's optimizer; None means Adam(lr=paper_lr_g, betas=(0.5, 0.999)).
+        optimizer_d: the discriminator's optimizer; None means Adam(lr=paper_lr_d, betas=(0.5, 0.999)).
+        d_steps: discriminator updates per generator update (one D update per batch; G every d_steps batches).
+        ema_decay: keep an exponential moving average of G with this decay (None: off); used for sampling.
+    """
+
+    paper_lr_g = 2e-4  # Radford et al. 2015; subclasses override with their paper's values
+    paper_lr_d = 2e-4
+    variant = "GAN"  # shown in messages about checkpoints of another variant
+
+    def __init__(
+        self,
+        *,
+        img_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        optimizer_g: OptimizerCallable | None = None,
+        optimizer_d: OptimizerCallable | None = None,
+        d_steps: int = 1,
+        ema_decay: float | None = None,
+    ):
+        super().__init__()
+        self.automatic_optimization = False  # alternating D/G updates: we call the optimizers ourselves
+        self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d"])  # callables would not load weights_only
+        if d_steps < 1:
+            raise LitGansError(f"model.d_steps must be >= 1, got {d_steps}")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise LitGansError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}; e.g. 0.999")
+        self.optimizer_g = optimizer_g or self._paper_adam(self.paper_lr_g)
+        self.optimizer_d = optimizer_d or self._paper_adam(self.paper_lr_d)
+        for name, make in (("optimizer_g", self.optimizer_g), ("optimizer_d", self.optimizer_d)):
+            try:  # fail now, with the option's name, rather than after the data has loaded
+                make([nn.Parameter(torch.zeros(1))])
+            except (ValueError, TypeError) as err:
+                raise LitGansError(f"model.{name}: {err}; learning rates must be > 0 and betas in [0, 1)") from err
+        self.generator_ema: AveragedModel | None = None
+
+    @staticmethod
+    def _paper_adam(lr: float) -> OptimizerCallable:
+        return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+    def init_ema(self) -> None:
+        """Wraps a copy of G in AveragedModel (G only: D is never averaged); call after building the networks."""
+        decay = self.hparams.ema_decay
+        if decay is not None:
+            self.generator_ema = AveragedModel(
+                self.generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
+            ).requires_grad_(False)
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The G used for pictures, metrics and predict: the EMA copy when there is one."""
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
+    def configure_optimizers(self):
+        opt_g = self.optimizer_g(self.generator.parameters())
+        opt_d = self.optimizer_d(self.discriminator.parameters())
+        return opt_g, opt_d
+
+    def gan_optimizers(self):
+        """(opt_g, opt_d), with D's steps left out of ``trainer.global_step``.
+
+        Lightning counts every optimizer.step() as a global step (Lightning issue #17958), so a D+G iteration would
+        count twice and ``max_steps`` would stop at half the iterations. Here a step is one generator update, as in
+        the papers ("generator iterations").
+        """
+        opt_g, opt_d = self.optimizers()
+        opt_d._on_before_step = opt_d._on_after_step = _do_nothing
+        return opt_g, opt_d
+
+    def after_generator_step(self) -> None:
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+
+    def check_finite(self, **losses: torch.Tensor) -> None:
+        """Stops training before a NaN/Inf loss reaches the weights, so the last checkpoint stays good."""
+        if not torch.isfinite(torch.stack([v.detach() for v in losses.values()])).all():
+            values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+            raise LitGansError(
+                f"training diverged at step {self.global_step}: {values}; the last checkpoint is intact: "
+                f"resume from it with lower learning rates (--model.optimizer_g.init_args.lr ...)"
+            )
+
+    def on_train_start(self) -> None:
+        # seed_everything gives every rank the same seed: offset it so each rank draws different noise
+        if self.trainer.world_size > 1:
+            base = int(torch.randint(2**31, (1,)))  # the same on every rank (same RNG state)
+            torch.manual_seed(base + self.global_rank)
+
+    # ---- sampling: variants say how a latent is drawn; everything else draws through these -------------------
+
+    def sample_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Draws n generator inputs on the CPU from ``rng``: {"z": (n, latent), ...extras such as labels}."""
+        raise NotImplementedError
+
+    def predict_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Inputs for ``predict``; variants with conditions honour their predict options here."""
+        return self.sample_inputs(n, rng)
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int, batch_size: int = 1000) -> torch.Tensor:
+        """n images in [-1, 1] from a fixed seed with the sampling G (caller sets eval mode)."""
+        rng = torch.Generator().manual_seed(seed)
+        chunks = []
+        for start in range(0, n, batch_size):
+            z = self.sample_inputs(min(batch_size, n - start), rng)["z"].to(self.device)
+            chunks.append(self.sampling_generator(z))
+        return torch.cat(chunks)
+
+    def validation_step(self, batch, batch_idx):
+        pass  # real batches reach the metrics callback through on_validation_batch_end; variants add measures
+
+    def predict_step(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+        """``batch`` holds sample indices; the first index seeds the batch so results do not depend on devices."""
+        rng = torch.Generator().manual_seed(int(batch[0]))
+        inputs = self.predict_inputs(len(batch), rng)
+        images = self.sampling_generator(inputs.pop("z").to(self.device))
+        return {"images": images, **inputs}
+
+    # ---- checkpoints: refuse another variant's, restore the RNG for exact resumption --------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["lit_gans"] = {"variant": self.variant}
+        checkpoint["rng"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("lit_gans", {}).get("variant", "an unknown model")
+        ours = self.state_dict()
+        theirs = checkpoint.get("state_dict", {})
+        mismatched = sorted(set(ours) ^ set(theirs)) or [k for k in ours if ours[k].shape != theirs[k].shape]
+        if saved != self.variant or mismatched:
+            detail = f"first mismatch: {mismatched[0]}" if mismatched else "different variant"
+            raise LitGansError(
+                f"the checkpoint holds {saved} but the config builds {self.variant} ({detail}); "
+                f"pass the --config (and --model.* options) the checkpoint was trained with"
+            )
+        rng = checkpoint.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])

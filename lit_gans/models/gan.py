@@ -1,0 +1,85 @@
+"""Vanilla GAN (Goodfellow et al. 2014) and DCGAN (Radford et al. 2015): one algorithm, two sets of networks."""
+
+from typing import Literal
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from lit_gans import losses, nets
+from lit_gans.errors import LitGansError
+from lit_gans.models.base import GANModule
+
+ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (generator, discriminator)
+    "mlp": lambda z, shape: (nets.MLPGenerator(z, shape), nets.MLPDiscriminator(shape)),
+    "dcgan": lambda z, shape: (nets.DCGenerator(z, shape[0]), nets.DCDiscriminator(shape[0])),
+}
+
+
+class GAN(GANModule):
+    """The minimax GAN with the non-saturating generator loss.
+
+    Args:
+        arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (all-convolutional, BatchNorm).
+        latent_dim: size of the noise z ~ N(0, I).
+        img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
+    """
+
+    def __init__(
+        self,
+        arch: Literal["mlp", "dcgan"] = "dcgan",
+        latent_dim: int = 100,  # DCGAN paper: 100-dimensional z
+        *,
+        img_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        optimizer_g: OptimizerCallable | None = None,
+        optimizer_d: OptimizerCallable | None = None,
+        d_steps: int = 1,
+        ema_decay: float | None = None,
+    ):
+        super().__init__(
+            img_shape=img_shape,
+            num_classes=num_classes,
+            optimizer_g=optimizer_g,
+            optimizer_d=optimizer_d,
+            d_steps=d_steps,
+            ema_decay=ema_decay,
+        )
+        if latent_dim < 1:
+            raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
+        self.generator, self.discriminator = ARCHS[arch](latent_dim, img_shape)
+        self.init_ema()
+
+    @property
+    def variant(self) -> str:
+        return f"GAN(arch={self.hparams.arch})"
+
+    def sample_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        return {"z": torch.randn(n, self.hparams.latent_dim, generator=rng)}
+
+    def training_step(self, batch, batch_idx):
+        real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
+        opt_g, opt_d = self.gan_optimizers()
+        z = torch.randn(real.size(0), self.hparams.latent_dim, device=self.device)
+        fake = self.generator(z)  # computed once, used by both updates
+
+        # D: maximise log D(x) + log(1 - D(G(z)))
+        with self.toggled_optimizer(opt_d):
+            d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
+            loss_d = losses.d_loss(d_real, d_fake)
+            self.check_finite(**{"loss/d": loss_d})
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+        logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
+
+        # G: maximise log D(G(z)) (non-saturating), every d_steps batches
+        if (batch_idx + 1) % self.hparams.d_steps == 0:
+            with self.toggled_optimizer(opt_g):
+                loss_g = losses.g_loss(self.discriminator(fake))
+                self.check_finite(**{"loss/g": loss_g})
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(loss_g)
+                opt_g.step()
+            self.after_generator_step()
+            logs["loss/g"] = loss_g
+        self.log_dict(logs, prog_bar=True)

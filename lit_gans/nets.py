@@ -1,0 +1,218 @@
+"""Plain nn.Module networks. A variant is which of these it gets, not a subclass.
+
+Shapes are for MNIST: images (B, 1, 28, 28) in [-1, 1]; latents (B, latent_dim).
+"""
+
+import math
+
+import torch
+from torch import nn
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN's init (Radford et al. 2015, section 4): weights N(0, 0.02), BatchNorm scale N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+# ---- vanilla GAN (Goodfellow et al. 2014): multilayer perceptrons -------------------------------------------------
+
+
+class MLPGenerator(nn.Module):
+    """z -> ReLU MLP -> Tanh image.
+
+    Args:
+        latent_dim: size of z.
+        img_shape: (C, H, W) of the output.
+        hidden: widths of the hidden layers.
+    """
+
+    def __init__(self, latent_dim: int, img_shape=(1, 28, 28), hidden=(256, 512, 1024)):
+        super().__init__()
+        self.latent_dim, self.img_shape = latent_dim, tuple(img_shape)
+        layers, width = [], latent_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            width = h
+        layers += [nn.Linear(width, math.prod(img_shape)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.size(0), *self.img_shape)  # (B, C, H, W)
+
+
+class MLPDiscriminator(nn.Module):
+    """Image -> LeakyReLU MLP with dropout (the paper regularised D with dropout) -> one real/fake logit.
+
+    Args:
+        img_shape: (C, H, W) of the input.
+        hidden: widths of the hidden layers.
+        dropout: dropout probability after each hidden layer.
+    """
+
+    def __init__(self, img_shape=(1, 28, 28), hidden=(512, 256), dropout: float = 0.3):
+        super().__init__()
+        layers, width = [nn.Flatten()], math.prod(img_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2, inplace=True), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B,) logits
+
+
+# ---- DCGAN (Radford et al. 2015) for 28x28: all-convolutional, strided, BatchNorm ---------------------------------
+
+
+class DCGenerator(nn.Module):
+    """z as a 1x1 map -> 7x7 -> 14x14 -> 28x28 by transposed convolutions; BN + ReLU, Tanh output (no BN there).
+
+    Args:
+        latent_dim: size of z.
+        channels: image channels.
+        width: feature maps of the last hidden layer (the first has 4x, then 2x).
+    """
+
+    def __init__(self, latent_dim: int, channels: int = 1, width: int = 64):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(latent_dim, width * 4, 7, 1, 0, bias=False),  # (B, 4w, 7, 7)
+            nn.BatchNorm2d(width * 4),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(width * 4, width * 2, 4, 2, 1, bias=False),  # (B, 2w, 14, 14)
+            nn.BatchNorm2d(width * 2),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(width * 2, channels, 4, 2, 1),  # (B, C, 28, 28)
+            nn.Tanh(),
+        )
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCDiscriminator(nn.Module):
+    """28x28 -> 14x14 -> 7x7 by strided convolutions (no pooling), LeakyReLU 0.2, BN except on the input layer.
+
+    Args:
+        channels: image channels.
+        width: feature maps of the first layer (then 2x).
+    """
+
+    def __init__(self, channels: int = 1, width: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1),  # (B, w, 14, 14), no BN on D's input layer
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),  # (B, 2w, 7, 7)
+            nn.BatchNorm2d(width * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width * 2, 1, 7, 1, 0),  # (B, 1, 1, 1): the 7x7 map read out by one conv
+        )
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()  # (B,) logits
+
+
+# ---- InfoGAN (Chen et al. 2016, Table 1 / Appendix C), also used by AC-GAN -------------------------------------
+
+
+class InfoGANGenerator(nn.Module):
+    """FC 1024-BN-ReLU -> FC 7x7x128-BN-ReLU -> 4x4 up-conv 64 s2 BN ReLU -> 4x4 up-conv 1 s2 Tanh.
+
+    Args:
+        latent_dim: size of the whole input (noise plus codes or class one-hot).
+        channels: image channels.
+    """
+
+    def __init__(self, latent_dim: int, channels: int = 1):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim, 1024, bias=False),
+            nn.BatchNorm1d(1024),
+            nn.ReLU(inplace=True),
+            nn.Linear(1024, 128 * 7 * 7, bias=False),
+            nn.BatchNorm1d(128 * 7 * 7),
+            nn.ReLU(inplace=True),
+        )
+        self.conv = nn.Sequential(
+            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),  # (B, 64, 14, 14)
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(64, channels, 4, 2, 1),  # (B, C, 28, 28)
+            nn.Tanh(),
+        )
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.fc(z).view(-1, 128, 7, 7))
+
+
+class InfoGANTrunk(nn.Module):
+    """D's body, shared by its heads: 4x4 conv 64 s2 LReLU (no BN) -> 4x4 conv 128 s2 BN LReLU -> FC 1024 BN LReLU.
+
+    Args:
+        channels: image channels.
+        slope: LeakyReLU slope (0.1 in the paper).
+    """
+
+    out_features = 1024
+
+    def __init__(self, channels: int = 1, slope: float = 0.1):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
+            nn.LeakyReLU(slope, inplace=True),
+            nn.Conv2d(64, 128, 4, 2, 1, bias=False),  # (B, 128, 7, 7)
+            nn.BatchNorm2d(128),
+            nn.LeakyReLU(slope, inplace=True),
+            nn.Flatten(),
+            nn.Linear(128 * 7 * 7, 1024, bias=False),  # (B, 1024)
+            nn.BatchNorm1d(1024),
+            nn.LeakyReLU(slope, inplace=True),
+        )
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class QHead(nn.Module):
+    """InfoGAN's recognition network Q on D's trunk: FC 128-BN-LReLU -> categorical logits and Gaussian parameters.
+
+    Args:
+        in_features: width of the trunk's output.
+        categorical: sizes of the categorical codes (one logit block per code).
+        continuous: number of continuous codes.
+        learn_std: also predict a log-std per continuous code (else the std is fixed to 1).
+        slope: LeakyReLU slope.
+    """
+
+    def __init__(self, in_features: int, categorical: list[int], continuous: int, learn_std: bool, slope: float = 0.1):
+        super().__init__()
+        self.categorical, self.continuous, self.learn_std = list(categorical), continuous, learn_std
+        self.body = nn.Sequential(nn.Linear(in_features, 128, bias=False), nn.BatchNorm1d(128), nn.LeakyReLU(slope))
+        self.out = nn.Linear(128, sum(self.categorical) + continuous * (2 if learn_std else 1))
+        init_weights(self)
+
+    def forward(self, h: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None]:
+        """Returns (logits per categorical code [(B, k)], continuous means (B, n), log-stds (B, n) or None)."""
+        out = self.out(self.body(h))
+        cat_logits = list(out[:, : sum(self.categorical)].split(self.categorical, dim=1))
+        rest = out[:, sum(self.categorical) :]
+        mean = rest[:, : self.continuous]
+        log_std = rest[:, self.continuous :] if self.learn_std else None
+        return cat_logits, mean, log_std

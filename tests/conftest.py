@@ -1,0 +1,35 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lit_gans.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+# keep every CLI run in tests small: few steps, a small metric sample, no progress bar
+FAST = [
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--metrics.num_eval_samples=200",
+    "--data.batch_size=16",
+]
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch):
+    """Runs ``python -m lit_gans ...`` in-process from the repo root, logging under tmp_path."""
+    monkeypatch.chdir(ROOT)
+
+    def run(*args: str):
+        return main([*args, f"--trainer.default_root_dir={tmp_path}", *FAST])
+
+    return run
+
+
+def run_module(*args: str, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess:
+    """Runs ``python -m lit_gans ...`` as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "lit_gans", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,71 @@
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import CONFIGS, ROOT, run_module
+from lit_gans.cli import resolve_config_args
+from lit_gans.errors import LitGansError
+
+
+def events(log_dir):
+    acc = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    return acc.Tags()
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_fits(run_cli, config):
+    cli = run_cli("fit", f"--config={config}", "--trainer.fast_dev_run=true")
+    assert cli.trainer.global_step == 1  # one generator update
+    assert torch.isfinite(torch.stack([p.detach().sum() for p in cli.model.parameters()])).all()
+
+
+def test_fit_logs_scalars_images_pngs_and_last_ckpt(run_cli, tmp_path):
+    run_cli(
+        "fit",
+        "--config=dcgan",
+        "--trainer.max_steps=4",
+        "--trainer.limit_val_batches=2",
+        "--trainer.val_check_interval=4",
+        "--trainer.log_every_n_steps=1",
+        "--images.every_n_steps=2",
+    )
+    version = tmp_path / "lightning_logs" / "version_0"
+    tags = events(version)
+    assert {"loss/d", "loss/g", "D(x)", "D(G(z))", "val/fid", "val/is", "val/kid"} <= set(tags["scalars"])
+    assert "samples" in tags["images"]
+    pngs = sorted(p.name for p in (version / "images").glob("*.png"))
+    assert pngs == ["samples_step000002.png", "samples_step000004.png"]  # step 4 logged once, not twice
+    assert (version / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_steps_count_generator_updates(run_cli):
+    cli = run_cli("fit", "--config=tiny", "--trainer.max_steps=6", "--trainer.limit_val_batches=0")
+    assert cli.trainer.global_step == 6
+    assert cli.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 6  # one batch per step, not two
+
+
+def test_print_config_round_trips(run_cli, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("fit", "--config=dcgan", "--model.init_args.latent_dim=64", "--print_config")
+    assert exit_info.value.code == 0
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(capsys.readouterr().out)
+    cli = run_cli("fit", f"--config={printed}", "--trainer.fast_dev_run=true")
+    assert cli.model.hparams.latent_dim == 64 and cli.model.hparams.arch == "dcgan"
+
+
+def test_config_names_resolve_to_project_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repo root: the name still finds configs/
+    assert resolve_config_args(["fit", "--config", "dcgan.yaml"])[2] == str(ROOT / "configs" / "dcgan.yaml")
+    assert resolve_config_args(["fit", "--config=dcgan"])[1] == f"--config={ROOT / 'configs' / 'dcgan.yaml'}"
+    with pytest.raises(LitGansError, match="config nope.yaml not found.*available: .*dcgan"):
+        resolve_config_args(["fit", "--config", "nope.yaml"])
+
+
+def test_bad_data_dir_is_one_line_no_traceback():
+    result = run_module("fit", "--config", "configs/dcgan.yaml", "--data.data_dir", "/nonexistent")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(error_lines) == 1 and "/nonexistent" in error_lines[0]

@@ -1,0 +1,36 @@
+"""Plain `--trainer.strategy ddp` with 2 CPU processes: the trap Lightning's own DDP falls into for GANs."""
+
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import run_module
+
+
+def test_two_process_ddp_fit_with_validation(tmp_path):
+    result = run_module(
+        "fit",
+        "--config=configs/dcgan.yaml",
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=2",
+        "--trainer.strategy=ddp",
+        "--trainer.limit_train_batches=4",
+        "--trainer.limit_val_batches=2",
+        "--trainer.max_epochs=1",
+        "--trainer.enable_progress_bar=false",
+        "--metrics.num_eval_samples=200",
+        "--data.batch_size=16",
+        f"--trainer.default_root_dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "not used in producing the loss" not in result.stderr
+    versions = list((tmp_path / "lightning_logs").iterdir())
+    assert [v.name for v in versions] == ["version_0"]  # one logger, on rank zero
+    events = list(versions[0].glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    acc = EventAccumulator(str(versions[0]), size_guidance={"scalars": 0})
+    acc.Reload()
+    fid = acc.Scalars("val/fid")
+    assert len(fid) == 1  # logged once per validation, not once per rank
+    assert sorted(p.name for p in (versions[0] / "images").iterdir()) == ["samples_step000004.png"]
+    checkpoint = torch.load(versions[0] / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 4

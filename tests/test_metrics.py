@@ -1,0 +1,102 @@
+"""FID, IS and KID under the MNIST evaluator: real data scores well, noise badly, and real statistics persist."""
+
+import importlib.util
+
+import lightning as L
+import pytest
+import torch
+
+from lit_gans.data import load_split, to_unit_range
+from lit_gans.errors import LitGansError
+from lit_gans.evaluator import load_evaluator
+from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics
+
+
+@pytest.fixture(scope="module")
+def real() -> torch.Tensor:
+    images, _ = load_split("data", train=False)
+    return to_unit_range(images[:2000])
+
+
+def noise(n: int) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def scores(real: torch.Tensor, fake: torch.Tensor, kid_subset_size: int = 500) -> dict[str, float]:
+    metrics = GenerativeMetrics(kid_subset_size=kid_subset_size)
+    metrics.update_real(real)
+    metrics.update_fake(fake)
+    return {k: v.item() for k, v in metrics.compute().items()}
+
+
+def test_real_data_scores_far_better_than_noise(real):
+    same = scores(real[:1000], real[1000:])
+    noisy = scores(real[:1000], noise(1000))
+    assert same["fid"] < 5 and noisy["fid"] > 100 * max(same["fid"], 0.1)
+    assert abs(same["kid"]) < 0.01 and noisy["kid"] > 1
+
+
+def test_inception_score_of_real_digits_and_noise(real):
+    assert scores(real[:1000], real)["is"] > 9
+    assert scores(real[:1000], noise(2000))["is"] < 3
+
+
+def test_kid_subset_shrinks_to_the_images_there_are(real):
+    small = scores(real[:100], real[100:150], kid_subset_size=1000)
+    assert abs(small["kid"]) < 0.1
+    metrics = GenerativeMetrics(kid_subset_size=20)
+    metrics.update_real(real[:100])
+    metrics.update_fake(real[100:101])
+    with pytest.raises(LitGansError, match="at least 2"):
+        metrics.compute()
+
+
+def test_reset_fake_keeps_real_statistics(real):
+    metrics = GenerativeMetrics(kid_subset_size=100).to("cpu")
+    assert not metrics.has_real
+    metrics.update_real(real[:500])
+    metrics.update_fake(real[500:1000])
+    first = metrics.compute()
+    metrics.reset_fake()
+    assert metrics.has_real
+    metrics.update_fake(real[500:1000])
+    assert metrics.compute() == first  # seeded subsets: identical numbers from identical inputs
+    metrics.reset_all()
+    assert not metrics.has_real
+
+
+def test_features_stay_float32_under_autocast(real):
+    extractor = EvaluatorFeatures(load_evaluator(), "logits")
+    extractor.train()
+    assert not extractor.training
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = extractor(real[:8])
+    assert out.dtype == torch.float32 and out.shape == (8, 10)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(LitGansError, match="evaluator, inception"):
+        GenerativeMetrics(backbone="vgg")
+    with pytest.raises(LitGansError, match="kid_subset_size"):
+        GenerativeMetrics(kid_subset_size=1)
+    with pytest.raises(LitGansError, match=r"\[N, 1, 28, 28\]"):
+        GenerativeMetrics().update_fake(torch.zeros(4, 28, 28))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch_fidelity") is not None, reason="torch-fidelity is installed")
+def test_inception_without_torch_fidelity_says_how_to_get_it():
+    with pytest.raises(LitGansError, match="Inception weights are not available offline"):
+        GenerativeMetrics(backbone="inception")
+
+
+def test_not_in_a_lightning_state_dict(real):
+    class Holder(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 2)
+            self.metrics = GenerativeMetrics(kid_subset_size=10)
+
+    holder = Holder()
+    holder.metrics.update_real(real[:20])
+    assert set(holder.state_dict()) == {"layer.weight", "layer.bias"}
+    assert [name for name, _ in holder.named_modules()] == ["", "layer"]
