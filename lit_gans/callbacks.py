@@ -204,3 +204,44 @@ class SampleWriter(BasePredictionWriter):
         grid = make_grid(out["images"][:64].float() / 255, nrow=8, padding=2, pad_value=1.0)
         save_image(grid, path.with_suffix(".png"))
         print(f"wrote {len(out['images'])} samples to {path} and a grid to {path.with_suffix('.png')}")
+
+
+class LatentTraversal(ImageCallback):
+    """InfoGAN's Figure 2: what each code controls.
+
+    ``traversal/categorical``: row k = value k of the first categorical code, columns = different noise.
+    ``traversal/continuous_j``: row k = categorical value k, columns = continuous code j swept over [-span, span],
+    with one fixed noise vector and the other codes at 0, so only the two codes change across the picture.
+
+    Args:
+        steps: columns per picture.
+        span: sweep continuous codes over [-span, span] (the prior is U(-1, 1): beyond 1 is extrapolation).
+        every_n_steps, seed: see ``ImageCallback``.
+    """
+
+    def __init__(self, steps: int = 10, span: float = 2.0, every_n_steps: int = 500, seed: int = 0):
+        super().__init__(every_n_steps, seed)
+        self.steps, self.span = steps, span
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        from lit_gans.models.infogan import InfoGAN
+
+        if not isinstance(pl_module, InfoGAN):
+            raise LitGansError(f"LatentTraversal draws InfoGAN codes; the model is {pl_module.variant}: remove it")
+
+    def make_images(self, pl_module):
+        hp, steps = pl_module.hparams, self.steps
+        k = hp.categorical[0]
+        rng = torch.Generator().manual_seed(self.seed)
+        categories = torch.zeros(k * steps, len(hp.categorical), dtype=torch.long)
+        categories[:, 0] = torch.arange(k).repeat_interleave(steps)  # row r: category r
+        codes = torch.zeros(k * steps, hp.continuous)
+        noise_per_column = torch.randn(steps, hp.noise_dim, generator=rng).repeat(k, 1)
+        images = {"traversal/categorical": (pl_module.latent(noise_per_column, categories, codes), steps)}
+        noise = torch.randn(1, hp.noise_dim, generator=rng).expand(k * steps, -1)
+        for j in range(hp.continuous):
+            swept = codes.clone()
+            swept[:, j] = torch.linspace(-self.span, self.span, steps).repeat(k)
+            images[f"traversal/continuous_{j + 1}"] = (pl_module.latent(noise, categories, swept), steps)
+        generator = pl_module.sampling_generator
+        return {tag: (generator(z.to(pl_module.device)), nrow) for tag, (z, nrow) in images.items()}

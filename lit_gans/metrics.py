@@ -166,3 +166,17 @@ class GenerativeMetrics:
             metric.reset()
             metric.reset_real_features = False
         self.inception_score.reset()
+
+
+def best_map_accuracy(confusion: torch.Tensor) -> float:
+    """Accuracy of cluster ids against labels under the best one-to-one mapping (Hungarian assignment).
+
+    ``confusion[i, j]`` counts samples of label i assigned to cluster j, as torchmetrics' confusion matrix gives
+    (rows: targets, columns: predictions). This is InfoGAN's measure: its categorical code is unsupervised, so
+    code 3 may mean the digit 7; the best mapping is allowed, one code per digit.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    counts = confusion.detach().double().cpu().numpy()
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / max(counts.sum(), 1.0))

@@ -216,3 +216,46 @@ class QHead(nn.Module):
         mean = rest[:, : self.continuous]
         log_std = rest[:, self.continuous :] if self.learn_std else None
         return cat_logits, mean, log_std
+
+
+class InfoGANDiscriminator(nn.Module):
+    """D and Q on one trunk: ``forward`` gives (real/fake logits (B,), trunk features (B, 1024)); ``q`` reads codes.
+
+    Args:
+        categorical: sizes of the categorical codes Q predicts.
+        continuous: number of continuous codes Q predicts.
+        learn_std: Q also predicts a log-std per continuous code.
+        channels: image channels.
+    """
+
+    def __init__(self, categorical: list[int], continuous: int, learn_std: bool = False, channels: int = 1):
+        super().__init__()
+        self.trunk = InfoGANTrunk(channels)
+        self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the paper's "FC. output layer for D"
+        self.q = QHead(InfoGANTrunk.out_features, categorical, continuous, learn_std)
+        init_weights(self.source)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)
+        return self.source(h).squeeze(1), h
+
+
+class ACGANDiscriminator(nn.Module):
+    """AC-GAN's D: one trunk, two heads: ``forward`` gives (real/fake logits (B,), class logits (B, num_classes)).
+
+    Args:
+        num_classes: number of classes the auxiliary classifier predicts.
+        channels: image channels.
+    """
+
+    def __init__(self, num_classes: int, channels: int = 1):
+        super().__init__()
+        self.trunk = InfoGANTrunk(channels)
+        self.source = nn.Linear(InfoGANTrunk.out_features, 1)
+        self.classes = nn.Linear(InfoGANTrunk.out_features, num_classes)
+        init_weights(self.source)
+        init_weights(self.classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)
+        return self.source(h).squeeze(1), self.classes(h)

@@ -2,5 +2,6 @@
 
 from lit_gans.models.base import GANModule
 from lit_gans.models.gan import GAN
+from lit_gans.models.infogan import InfoGAN
 
-__all__ = ["GANModule", "GAN"]
+__all__ = ["GANModule", "GAN", "InfoGAN"]

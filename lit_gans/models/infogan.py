@@ -1,0 +1,164 @@
+"""InfoGAN (Chen et al. 2016, arXiv 1606.03657), MNIST setup of Table 1 and Appendix C.
+
+G(z, c) with z 62 noise variables and codes c: one 10-way categorical, two continuous U(-1, 1). A network Q on D's
+trunk predicts c from G(z, c); maximising a lower bound on I(c; G(z, c)) makes the codes mean something: on MNIST
+the categorical code becomes the digit class without ever seeing a label.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import OptimizerCallable
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from lit_gans import losses, nets
+from lit_gans.errors import LitGansError
+from lit_gans.metrics import best_map_accuracy
+from lit_gans.models.base import GANModule
+
+
+class InfoGAN(GANModule):
+    """InfoGAN: the GAN loss plus lambda_cat * CE(categorical codes) + lambda_cont * Gaussian NLL(continuous codes).
+
+    Args:
+        noise_dim: incompressible noise variables z ~ N(0, I).
+        categorical: sizes of the categorical codes (the first is the one scored as digit class).
+        continuous: number of continuous codes, each ~ U(-1, 1).
+        lambda_cat: weight of the categorical information term.
+        lambda_cont: weight of the continuous information term.
+        learn_cont_std: Q predicts a std per continuous code (else fixed to 1, the paper's default).
+        predict_category: ``predict`` draws this value of the first categorical code (None: random).
+        predict_codes: ``predict`` uses these continuous codes (None: random), one value per code.
+        img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
+    """
+
+    paper_lr_g = 1e-3  # Appendix C: "learning rate 2e-4 for D and 1e-3 for G"
+    paper_lr_d = 2e-4
+    variant = "InfoGAN"
+
+    def __init__(
+        self,
+        noise_dim: int = 62,  # Appendix C, MNIST
+        categorical: list[int] = [10],  # noqa: B006 (read-only; jsonargparse shows list defaults)
+        continuous: int = 2,
+        lambda_cat: float = 1.0,  # paper: lambda = 1 for discrete codes
+        lambda_cont: float = 0.1,  # paper: smaller for continuous codes, so the NLL does not dwarf the GAN loss
+        learn_cont_std: bool = False,
+        predict_category: int | None = None,
+        predict_codes: list[float] | None = None,
+        *,
+        img_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        optimizer_g: OptimizerCallable | None = None,
+        optimizer_d: OptimizerCallable | None = None,
+        d_steps: int = 1,
+        ema_decay: float | None = None,
+    ):
+        super().__init__(
+            img_shape=img_shape,
+            num_classes=num_classes,
+            optimizer_g=optimizer_g,
+            optimizer_d=optimizer_d,
+            d_steps=d_steps,
+            ema_decay=ema_decay,
+        )
+        if not categorical or min(categorical) < 2:
+            raise LitGansError(f"model.categorical needs at least one code of size >= 2, got {categorical}; e.g. [10]")
+        if noise_dim < 1 or continuous < 0 or lambda_cat < 0 or lambda_cont < 0:
+            raise LitGansError("model.noise_dim must be >= 1; continuous, lambda_cat and lambda_cont >= 0")
+        if predict_category is not None and not 0 <= predict_category < categorical[0]:
+            raise LitGansError(f"model.predict_category must be in 0..{categorical[0] - 1}, got {predict_category}")
+        if predict_codes is not None and len(predict_codes) != continuous:
+            raise LitGansError(f"model.predict_codes needs {continuous} values (one per code), got {predict_codes}")
+        self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
+        self.generator = nets.InfoGANGenerator(self.latent_dim, img_shape[0])
+        self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, img_shape[0])
+        self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
+        self.init_ema()
+
+    # ---- latents --------------------------------------------------------------------------------------------
+
+    def latent(self, noise: torch.Tensor, categories: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """[z (B, noise_dim), one-hot of each categorical code, continuous codes (B, continuous)] -> (B, latent)."""
+        one_hots = [F.one_hot(categories[:, i], k).float() for i, k in enumerate(self.hparams.categorical)]
+        return torch.cat([noise, *one_hots, codes], dim=1)
+
+    def sample_inputs(self, n: int, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        device = rng.device if rng is not None else self.device
+        noise = torch.randn(n, self.hparams.noise_dim, generator=rng, device=device)
+        categories = torch.stack(
+            [torch.randint(k, (n,), generator=rng, device=device) for k in self.hparams.categorical], dim=1
+        )
+        codes = torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1  # U(-1, 1)
+        return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
+
+    def predict_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        inputs = self.sample_inputs(n, rng)
+        categories, codes = inputs["categories"], inputs["codes"]
+        if self.hparams.predict_category is not None:
+            categories[:, 0] = self.hparams.predict_category
+        if self.hparams.predict_codes is not None:
+            codes[:] = torch.tensor(self.hparams.predict_codes)
+        noise = inputs["z"][:, : self.hparams.noise_dim]
+        return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
+
+    # ---- the information terms ------------------------------------------------------------------------------
+
+    def info_terms(self, h: torch.Tensor, categories: torch.Tensor, codes: torch.Tensor):
+        """(categorical CE summed over codes, continuous Gaussian NLL), both in nats, from trunk features h."""
+        cat_logits, mean, log_std = self.discriminator.q(h)
+        cat_ce = sum(losses.class_loss(logits, categories[:, i]) for i, logits in enumerate(cat_logits))
+        cont_nll = losses.gaussian_nll(mean, codes, log_std) if self.hparams.continuous else torch.zeros_like(cat_ce)
+        return cat_ce, cont_nll
+
+    def training_step(self, batch, batch_idx):
+        real, _ = batch  # labels unused: InfoGAN is unsupervised
+        opt_g, opt_d = self.gan_optimizers()
+        inputs = self.sample_inputs(real.size(0))
+        categories, codes = inputs["categories"], inputs["codes"]
+        fake = self.generator(inputs["z"])  # computed once, used by both updates
+        lam_cat, lam_cont = self.hparams.lambda_cat, self.hparams.lambda_cont
+
+        # D and Q: the GAN loss plus the information terms on (detached) fakes
+        with self.toggled_optimizer(opt_d):
+            d_real, _ = self.discriminator(real)
+            d_fake, h_fake = self.discriminator(fake.detach())
+            cat_ce, cont_nll = self.info_terms(h_fake, categories, codes)
+            loss_d = losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll
+            self.check_finite(**{"loss/d": loss_d})
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(loss_d)
+            opt_d.step()
+        logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
+        # the variational lower bound on I(c; G(z, c)): H(c) - CE; at best ln 10 = 2.30 nats for a 10-way code
+        logs["info/cat_ce"] = cat_ce.detach()
+        logs["info/cat_mi_lower_bound"] = sum(math.log(k) for k in self.hparams.categorical) - cat_ce.detach()
+        logs["info/cont_nll"] = cont_nll.detach()
+
+        # G: fool D and keep the codes recoverable (D and Q frozen here; Q learned above)
+        if (batch_idx + 1) % self.hparams.d_steps == 0:
+            with self.toggled_optimizer(opt_g):
+                d_fake_g, h = self.discriminator(fake)
+                cat_ce_g, cont_nll_g = self.info_terms(h, categories, codes)
+                loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
+                self.check_finite(**{"loss/g": loss_g})
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(loss_g)
+                opt_g.step()
+            self.after_generator_step()
+            logs["loss/g"] = loss_g
+        self.log_dict(logs, prog_bar=True)
+
+    # ---- the paper's measure: does the categorical code recover the digit class of real images? --------------
+
+    def validation_step(self, batch, batch_idx):
+        real, labels = batch
+        _, h = self.discriminator(real)
+        cat_logits, _, _ = self.discriminator.q(h)
+        self.code_confusion.update(cat_logits[0].argmax(dim=1), labels)
+
+    def on_validation_epoch_end(self) -> None:
+        confusion = self.code_confusion.compute()  # rows: digits, columns: code values; summed over ranks
+        self.code_confusion.reset()
+        self.log("val/code_accuracy", best_map_accuracy(confusion), prog_bar=True)
