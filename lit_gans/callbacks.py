@@ -123,7 +123,8 @@ class GenerationMetrics(Callback):
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage in ("fit", "validate") and self.metrics is None:
-            self.metrics = GenerativeMetrics(self.backbone, self.kid_subset_size)
+            with torch.random.fork_rng(devices=[]):  # building the evaluator must not shift the training noise
+                self.metrics = GenerativeMetrics(self.backbone, self.kid_subset_size)
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.metrics.to(pl_module.device)
@@ -245,3 +246,30 @@ class LatentTraversal(ImageCallback):
             images[f"traversal/continuous_{j + 1}"] = (pl_module.latent(noise, categories, swept), steps)
         generator = pl_module.sampling_generator
         return {tag: (generator(z.to(pl_module.device)), nrow) for tag, (z, nrow) in images.items()}
+
+
+class ClassGrid(ImageCallback):
+    """AC-GAN's class grid: row k = class k, column j = fixed noise vector j (the same noise down each column).
+
+    Args:
+        columns: noise vectors (columns) per class.
+        every_n_steps, seed: see ``ImageCallback``.
+    """
+
+    def __init__(self, columns: int = 10, every_n_steps: int = 500, seed: int = 0):
+        super().__init__(every_n_steps, seed)
+        self.columns = columns
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        from lit_gans.models.acgan import ACGAN
+
+        if not isinstance(pl_module, ACGAN):
+            raise LitGansError(f"ClassGrid draws AC-GAN classes; the model is {pl_module.variant}: remove it")
+
+    def make_images(self, pl_module):
+        k = pl_module.hparams.num_classes
+        rng = torch.Generator().manual_seed(self.seed)
+        noise = torch.randn(self.columns, pl_module.hparams.latent_dim, generator=rng).repeat(k, 1)
+        labels = torch.arange(k).repeat_interleave(self.columns)
+        z = pl_module.latent(noise, labels).to(pl_module.device)
+        return {"class_grid": (pl_module.sampling_generator(z), self.columns)}

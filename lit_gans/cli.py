@@ -1,12 +1,14 @@
 """The one entry point: ``python -m lit_gans {fit,validate,test,predict} --config configs/<variant>.yaml``."""
 
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lit_gans import models
 from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid, SampleWriter
 from lit_gans.data import MNISTDataModule
 from lit_gans.errors import LitGansError
@@ -14,6 +16,35 @@ from lit_gans.models import GANModule
 from lit_gans.strategies import register as register_gan_ddp
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
+
+
+def condense(message: str) -> str:
+    """jsonargparse's many-line parse errors -> the one line that says what is wrong."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.startswith("- Problem with given class_path"):
+            detail = []
+            for nested in lines[i + 1 :]:
+                if nested.startswith("- "):
+                    break
+                detail.append(nested)
+            if detail and detail[0].startswith("Parser key"):  # a known class, a bad value of one of its arguments
+                return f"{lines[0]} {' '.join(detail)}"
+            variants = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
+            return f"{lines[0]} {line[2:]} {' '.join(detail)}; the variants are {variants}"
+    specific = [line[2:] for line in lines if line.startswith("- ") and "NoneType" not in line]
+    detail = specific[0] if specific else " ".join(lines[1:2])
+    return f"{lines[0]} {detail}".strip()
+
+
+class OneLineParser(LightningArgumentParser):
+    """Parse errors as one line on stderr and exit code 2, instead of the usage text and a nested report."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error:
+            return super().error(message, ex)  # jsonargparse's inner parsers raise; the outer one reports
+        print(f"lit_gans: error: {condense(message)} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class GANCLI(LightningCLI):
@@ -38,15 +69,20 @@ class GANCLI(LightningCLI):
         callbacks.append(InterruptCheckpoint())
         return super()._instantiate_trainer(config, callbacks)
 
+    def _parse_ckpt_path(self) -> None:
+        """No-op. LightningCLI would rebuild the model from the checkpoint's saved arguments, overriding the config
+        and the command line (a ``--model.init_args.predict_category`` would be silently replaced). Here the model
+        is what the config says, and ``_check_ckpt`` refuses a checkpoint that does not match it."""
+
     def _check_ckpt(self) -> None:
         """Turns a missing, truncated or unsafe checkpoint into one clear line before Lightning touches it."""
         key = f"{self.subcommand}.ckpt_path"
-        path = self.config.get(key)
+        path = self.config_init.get(key)
         if path is None:
             return
         if path == "last":
             path = find_last_checkpoint(Path(self.trainer.default_root_dir))
-            self.config[key] = str(path)
+            self.config_init[key] = str(path)  # what the subcommand runs with (Lightning would look in the new run)
         if path in ("best", "hpc", "registry"):
             return
         path = Path(path)
@@ -66,7 +102,21 @@ class GANCLI(LightningCLI):
             ) from err
         self.model.on_load_checkpoint(checkpoint)  # variant and shape check, with a clear message
 
+    def _check_log_dir(self) -> None:
+        """A folder that cannot be written fails now, in one line, not after the data has loaded."""
+        root = Path(self.trainer.default_root_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as err:
+            raise LitGansError(
+                f"cannot write logs and checkpoints under {root} ({err.strerror or type(err).__name__}); "
+                f"pass --trainer.default_root_dir pointing to a writable folder"
+            ) from err
+
     def before_fit(self) -> None:
+        self._check_log_dir()
         self._check_ckpt()
 
     def before_validate(self) -> None:
@@ -125,9 +175,15 @@ def main(args: list[str] | None = None) -> GANCLI:
             datamodule_class=MNISTDataModule,
             subclass_mode_model=True,
             auto_configure_optimizers=False,  # each GAN configures its own two optimizers
+            parser_class=OneLineParser,
             save_config_kwargs={"overwrite": True},
             args=args,
         )
-    except (LitGansError, MisconfigurationException) as err:
-        print(f"lit_gans: error: {err}", file=sys.stderr)
+    except Exception as err:
+        cause = err
+        while cause is not None and not isinstance(cause, (LitGansError, MisconfigurationException)):
+            cause = cause.__cause__ or cause.__context__  # jsonargparse wraps errors raised in constructors
+        if cause is None:
+            raise  # a bug, not a user error: keep the traceback
+        print(f"lit_gans: error: {cause}", file=sys.stderr)
         raise SystemExit(2) from None

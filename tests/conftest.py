@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lightning import Callback
 
 from lit_gans.cli import main
 
@@ -33,3 +34,18 @@ def run_module(*args: str, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess
     return subprocess.run(
         [sys.executable, "-m", "lit_gans", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+class PoisonAt(Callback):
+    """A test-only callback: sets a weight of D to NaN at the start of a given step (a diverging run).
+
+    Args:
+        step: the global step at which the weight turns NaN.
+    """
+
+    def __init__(self, step: int = 3):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            next(pl_module.discriminator.parameters()).data.fill_(float("nan"))

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from conftest import CONFIGS, ROOT, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import CONFIGS, ROOT, run_module
 from lit_gans.cli import resolve_config_args
 from lit_gans.errors import LitGansError
 

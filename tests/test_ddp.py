@@ -1,9 +1,8 @@
 """Plain `--trainer.strategy ddp` with 2 CPU processes: the trap Lightning's own DDP falls into for GANs."""
 
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from conftest import run_module
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
 def test_two_process_ddp_fit_with_validation(tmp_path):

@@ -1,7 +1,8 @@
 """Every variant the CLI can build (``--model.class_path lit_gans.models.<Name>``)."""
 
+from lit_gans.models.acgan import ACGAN
 from lit_gans.models.base import GANModule
 from lit_gans.models.gan import GAN
 from lit_gans.models.infogan import InfoGAN
 
-__all__ = ["GANModule", "GAN", "InfoGAN"]
+__all__ = ["GANModule", "GAN", "InfoGAN", "ACGAN"]

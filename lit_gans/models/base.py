@@ -6,6 +6,7 @@ Each variant writes its own ``training_step`` out in full; nothing here hides th
 import torch
 from lightning import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -55,9 +56,11 @@ class GANModule(LightningModule):
         self.optimizer_d = optimizer_d or self._paper_adam(self.paper_lr_d)
         for name, make in (("optimizer_g", self.optimizer_g), ("optimizer_d", self.optimizer_d)):
             try:  # fail now, with the option's name, rather than after the data has loaded
-                make([nn.Parameter(torch.zeros(1))])
+                lr = make([nn.Parameter(torch.zeros(1))]).param_groups[0]["lr"]
             except (ValueError, TypeError) as err:
                 raise LitGansError(f"model.{name}: {err}; learning rates must be > 0 and betas in [0, 1)") from err
+            if not lr > 0:  # torch accepts lr=0, which would silently train nothing
+                raise LitGansError(f"model.{name}: learning rate must be > 0, got {lr}")
         self.generator_ema: AveragedModel | None = None
 
     @staticmethod
@@ -97,16 +100,22 @@ class GANModule(LightningModule):
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
-    def check_finite(self, **losses: torch.Tensor) -> None:
+    def check_finite(self, name: str, loss: torch.Tensor) -> None:
         """Stops training before a NaN/Inf loss reaches the weights, so the last checkpoint stays good."""
-        if not torch.isfinite(torch.stack([v.detach() for v in losses.values()])).all():
-            values = ", ".join(f"{k}={v.item():.4g}" for k, v in losses.items())
+        if not torch.isfinite(loss):
             raise LitGansError(
-                f"training diverged at step {self.global_step}: {values}; the last checkpoint is intact: "
-                f"resume from it with lower learning rates (--model.optimizer_g.init_args.lr ...)"
+                f"training diverged at step {self.global_step}: {name}={loss.item():.4g}; the last checkpoint is "
+                f"intact: resume from it with lower learning rates (--model.optimizer_g.init_args.lr ...)"
             )
 
+    def log_train(self, logs: dict[str, torch.Tensor]) -> None:
+        """Logs training scalars on the steps the logger writes (every ``log_every_n_steps``), not every step:
+        each ``self.log`` value costs Lightning about 0.4 ms of bookkeeping, 3% of an MLP GAN step on a CPU."""
+        if self.trainer.fast_dev_run or self.trainer._logger_connector.should_update_logs:
+            self.log_dict(logs, prog_bar=True)
+
     def on_train_start(self) -> None:
+        rank_zero_info(f"lit_gans: training {self.variant} from step {self.global_step}")
         # seed_everything gives every rank the same seed: offset it so each rank draws different noise
         if self.trainer.world_size > 1:
             base = int(torch.randint(2**31, (1,)))  # the same on every rank (same RNG state)
@@ -118,9 +127,9 @@ class GANModule(LightningModule):
         """Draws n generator inputs on the CPU from ``rng``: {"z": (n, latent), ...extras such as labels}."""
         raise NotImplementedError
 
-    def predict_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """Inputs for ``predict``; variants with conditions honour their predict options here."""
-        return self.sample_inputs(n, rng)
+    def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        """Inputs for ``predict`` of the samples numbered ``indices``; variants honour their predict options here."""
+        return self.sample_inputs(len(indices), rng)
 
     @torch.no_grad()
     def generate(self, n: int, seed: int, batch_size: int = 1000) -> torch.Tensor:
@@ -138,7 +147,7 @@ class GANModule(LightningModule):
     def predict_step(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
         """``batch`` holds sample indices; the first index seeds the batch so results do not depend on devices."""
         rng = torch.Generator().manual_seed(int(batch[0]))
-        inputs = self.predict_inputs(len(batch), rng)
+        inputs = self.predict_inputs(batch.cpu(), rng)
         images = self.sampling_generator(inputs.pop("z").to(self.device))
         return {"images": images, **inputs}
 

@@ -66,7 +66,7 @@ class GAN(GANModule):
         with self.toggled_optimizer(opt_d):
             d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
             loss_d = losses.d_loss(d_real, d_fake)
-            self.check_finite(**{"loss/d": loss_d})
+            self.check_finite("loss/d", loss_d)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
             opt_d.step()
@@ -76,10 +76,10 @@ class GAN(GANModule):
         if (batch_idx + 1) % self.hparams.d_steps == 0:
             with self.toggled_optimizer(opt_g):
                 loss_g = losses.g_loss(self.discriminator(fake))
-                self.check_finite(**{"loss/g": loss_g})
+                self.check_finite("loss/g", loss_g)
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(loss_g)
                 opt_g.step()
             self.after_generator_step()
             logs["loss/g"] = loss_g
-        self.log_dict(logs, prog_bar=True)
+        self.log_train(logs)

@@ -93,8 +93,8 @@ class InfoGAN(GANModule):
         codes = torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1  # U(-1, 1)
         return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
 
-    def predict_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        inputs = self.sample_inputs(n, rng)
+    def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
+        inputs = self.sample_inputs(len(indices), rng)
         categories, codes = inputs["categories"], inputs["codes"]
         if self.hparams.predict_category is not None:
             categories[:, 0] = self.hparams.predict_category
@@ -126,7 +126,7 @@ class InfoGAN(GANModule):
             d_fake, h_fake = self.discriminator(fake.detach())
             cat_ce, cont_nll = self.info_terms(h_fake, categories, codes)
             loss_d = losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll
-            self.check_finite(**{"loss/d": loss_d})
+            self.check_finite("loss/d", loss_d)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
             opt_d.step()
@@ -142,13 +142,13 @@ class InfoGAN(GANModule):
                 d_fake_g, h = self.discriminator(fake)
                 cat_ce_g, cont_nll_g = self.info_terms(h, categories, codes)
                 loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
-                self.check_finite(**{"loss/g": loss_g})
+                self.check_finite("loss/g", loss_g)
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(loss_g)
                 opt_g.step()
             self.after_generator_step()
             logs["loss/g"] = loss_g
-        self.log_dict(logs, prog_bar=True)
+        self.log_train(logs)
 
     # ---- the paper's measure: does the categorical code recover the digit class of real images? --------------
 

@@ -1,0 +1,320 @@
+"""Training speed: the Trainer path users run against a plain PyTorch loop doing the same work, per variant.
+
+Run from the repo root: ``python benchmarks/throughput.py [--variants gan dcgan infogan acgan] [--steps N]
+[--repeats R] [--batch-size 128]``.
+
+For each variant the two arms alternate in one process (Trainer, plain, Trainer, plain, ...):
+
+- Trainer: ``lit_gans.cli.main`` with the variant's config, progress bar and logging as configured; validation,
+  the picture callbacks and periodic checkpoints off (the epoch-end checkpoint falls after the timed window).
+- plain: fresh networks of the same class and config (same seed, so the same initial weights), the optimizers from
+  the module's ``configure_optimizers``, the DataModule's train loader, and the D-then-G step of the variant's
+  ``training_step`` written with ``loss.backward()``: no logging, no progress bar, no divergence check.
+
+Only the steady state is timed: the clock starts after ``--warmup`` steps and stops after the last one, in both
+arms. The DataModule's train loader is also timed alone, to check that the data never limits training.
+"""
+
+import argparse
+import contextlib
+import datetime
+import math
+import os
+import platform
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lightning
+import torch
+from lightning import Callback, seed_everything
+
+from lit_gans import losses
+from lit_gans.cli import main as cli_main
+from lit_gans.models import ACGAN, GAN, InfoGAN
+
+ROOT = Path(__file__).resolve().parents[1]  # configs and data/ are found from the repo root
+VARIANTS = ("gan", "dcgan", "infogan", "acgan")
+# timed steps per variant at batch 128: 12-25 s per arm on a 2-core CPU shared with another training job (about
+# 40 ms per MLP-GAN step, 0.4-0.5 s per DCGAN/InfoGAN/AC-GAN step), so the whole default run (4 variants x 3 repeats
+# x 2 arms, plus start-up) stays under 10 minutes there, and well under on an idle one
+DEFAULT_STEPS = {"gan": 300, "dcgan": 60, "infogan": 30, "acgan": 30}
+
+
+class StepTimer(Callback):
+    """Clock after the step ``warmup`` and after the last step: the steady state, every hook of a step included.
+
+    Also records the initial weights' checksum, the device and the RNG state at the start of training, so the plain
+    arm can start from the same weights and draw the same batches and noise.
+    """
+
+    def __init__(self, warmup: int = 5):
+        self.warmup = warmup
+        self.start = self.end = None
+        self.timed_steps = 0
+        self.checksum = self.rng_state = None
+        self.device = torch.device("cpu")
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        # before the train loader's first iter() draws its shuffle seed; the metrics callback's setup has already
+        # drawn from the RNG, so seeding alone would not give the plain arm the same batches and noise
+        self.rng_state = torch.get_rng_state()
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.checksum = checksum(pl_module)
+        self.device = pl_module.device
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step  # already counts this batch's generator update
+        if step >= self.warmup:
+            sync(self.device)
+            now = time.perf_counter()
+            if step == self.warmup:
+                self.start = now
+            else:
+                self.end, self.timed_steps = now, step - self.warmup
+
+
+def checksum(model) -> float:
+    return sum(p.detach().double().sum().item() for p in model.parameters())
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":  # CUDA runs asynchronously: wait for the queued work before reading the clock
+        torch.cuda.synchronize(device)
+
+
+# ---- the plain arm: each variant's training_step without Lightning ----------------------------------------------
+
+
+@contextlib.contextmanager
+def frozen(net: torch.nn.Module):
+    """D's weights need no gradient during G's update (what ``toggled_optimizer`` does in the Trainer arm)."""
+    flags = [p.requires_grad for p in net.parameters()]
+    net.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(net.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def gan_step(model: GAN, real, labels, opt_g, opt_d) -> torch.Tensor:
+    fake = model.generator(model.sample_inputs(real.size(0), None)["z"])  # computed once, used by both updates
+    d_real, d_fake = model.discriminator(real), model.discriminator(fake.detach())
+    update(opt_d, losses.d_loss(d_real, d_fake))
+    with frozen(model.discriminator):
+        loss_g = losses.g_loss(model.discriminator(fake))
+        update(opt_g, loss_g)
+    model.after_generator_step()
+    return loss_g
+
+
+def infogan_step(model: InfoGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
+    inputs = model.sample_inputs(real.size(0))
+    categories, codes = inputs["categories"], inputs["codes"]
+    fake = model.generator(inputs["z"])
+    lam_cat, lam_cont = model.hparams.lambda_cat, model.hparams.lambda_cont
+    d_real, _ = model.discriminator(real)
+    d_fake, h_fake = model.discriminator(fake.detach())
+    cat_ce, cont_nll = model.info_terms(h_fake, categories, codes)
+    update(opt_d, losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll)
+    with frozen(model.discriminator):
+        d_fake_g, h = model.discriminator(fake)
+        cat_ce_g, cont_nll_g = model.info_terms(h, categories, codes)
+        loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
+        update(opt_g, loss_g)
+    model.after_generator_step()
+    return loss_g
+
+
+def acgan_step(model: ACGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
+    inputs = model.sample_inputs(real.size(0))
+    fake_labels = inputs["labels"]
+    fake = model.generator(inputs["z"])
+    src_real, cls_real = model.discriminator(real)
+    src_fake, cls_fake = model.discriminator(fake.detach())
+    loss_c = losses.class_loss(cls_real, labels) + losses.class_loss(cls_fake, fake_labels)
+    update(opt_d, losses.d_loss(src_real, src_fake) + loss_c)
+    with frozen(model.discriminator):
+        src, cls = model.discriminator(fake)
+        loss_g = losses.g_loss(src) + losses.class_loss(cls, fake_labels)
+        update(opt_g, loss_g)
+    model.after_generator_step()
+    return loss_g
+
+
+def plain_step_for(model):
+    for cls, step in ((InfoGAN, infogan_step), (ACGAN, acgan_step), (GAN, gan_step)):
+        if isinstance(model, cls):
+            return step
+    raise TypeError(f"no plain loop for {type(model).__name__}")
+
+
+# ---- the two arms -----------------------------------------------------------------------------------------------
+
+
+def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: str):
+    """Img/s of ``lit_gans.cli.main`` fit, and the CLI (its model and DataModule are the plain arm's blueprint)."""
+    timer = f"{StepTimer.__module__}.StepTimer"  # importable: __main__ as a script, the module name when imported
+    # the progress bar writes to stdout (a terminal for users): to a file here, so the table stays readable
+    with open(Path(root) / "progress.txt", "a") as out, contextlib.redirect_stdout(out):
+        cli = cli_main(
+            [
+                "fit",
+                f"--config={variant}",
+                f"--data.batch_size={batch_size}",
+                f"--trainer.max_steps={warmup + steps}",
+                "--trainer.limit_val_batches=0",  # validation off: this measures training
+                "--images.every_n_steps=0",  # pictures only after validation, i.e. never here
+                "--checkpoint.every_n_train_steps=0",  # no periodic checkpoint inside the timed window
+                f"--trainer.default_root_dir={root}",
+                f'--trainer.callbacks+={{"class_path": "{timer}", "init_args": {{"warmup": {warmup}}}}}',
+            ]
+        )
+    timer = next(c for c in cli.trainer.callbacks if isinstance(c, StepTimer))
+    if timer.timed_steps != steps:
+        raise RuntimeError(f"{variant}: timed {timer.timed_steps} steps, expected {steps}")
+    return steps * batch_size / (timer.end - timer.start), cli, timer
+
+
+def run_plain(blueprint, steps: int, warmup: int, timer: StepTimer):
+    """(img/s, last G loss) of the plain loop on fresh networks like the Trainer arm's (same class, config, seed)."""
+    seed_everything(blueprint.config["fit"]["seed_everything"], verbose=False)
+    config = {k: v for k, v in blueprint.model.hparams.items() if not k.startswith("_")}  # no CLI bookkeeping
+    model = type(blueprint.model)(
+        **config, optimizer_g=blueprint.model.optimizer_g, optimizer_d=blueprint.model.optimizer_d
+    )
+    if abs(checksum(model) - timer.checksum) > 1e-6 * max(1.0, abs(timer.checksum)):
+        raise RuntimeError(f"{type(model).__name__}: the plain arm's initial weights differ from the Trainer arm's")
+    if model.hparams.d_steps != 1:
+        raise ValueError("the plain loop does one D and one G update per batch: use a config with d_steps 1")
+    device = timer.device
+    model.to(device).train()
+    opt_g, opt_d = model.configure_optimizers()
+    config = {k: v for k, v in blueprint.datamodule.hparams.items() if not k.startswith("_")}
+    datamodule = type(blueprint.datamodule)(**config)
+    datamodule.setup("fit")
+    step = plain_step_for(model)
+    torch.set_rng_state(timer.rng_state)  # then the same shuffle order and the same noise as the Trainer arm
+    batches = iter(datamodule.train_dataloader())
+    for i in range(warmup + steps):
+        real, labels = (t.to(device) for t in next(batches))
+        loss_g = step(model, real, labels, opt_g, opt_d)
+        if i + 1 == warmup:
+            sync(device)
+            start = time.perf_counter()
+    sync(device)
+    return steps * real.size(0) / (time.perf_counter() - start), loss_g.item()
+
+
+def loader_rate(datamodule) -> float:
+    """Img/s of iterating one epoch of the DataModule's train loader, nothing else."""
+    start, images = time.perf_counter(), 0
+    for real, _ in datamodule.train_dataloader():
+        images += real.size(0)
+    return images / (time.perf_counter() - start)
+
+
+# ---- report -----------------------------------------------------------------------------------------------------
+
+
+def header(args) -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (
+        f"throughput benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}\n"
+        f"platform {platform.platform()}, python {platform.python_version()}, torch {torch.__version__}, "
+        f"lightning {lightning.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+        f"load average {load}\n"
+        f"batch {args.batch_size}, warm-up {args.warmup} steps skipped, {args.repeats} repeats per arm, interleaved"
+    )
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Parses ``argv``, runs the benchmark, prints the table and headline; returns the numbers."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per run (default: per variant)")
+    parser.add_argument("--warmup", type=int, default=5, help="steps skipped before the clock starts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per arm; the median is reported")
+    parser.add_argument("--batch-size", type=int, default=128)  # the configs' batch size
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, as users run)")
+    args = parser.parse_args(argv)
+    if args.warmup < 1 or args.repeats < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--warmup, --repeats and --steps must be >= 1")
+    if args.threads:  # on a CPU shared with other jobs, 1 thread is slower to disturb than a team of 2
+        torch.set_num_threads(args.threads)
+    os.chdir(ROOT)  # the configs' data_dir is relative to the repo root
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")  # our own argv, not the CLI's
+    print(header(args), flush=True)
+
+    results = {}
+    with tempfile.TemporaryDirectory() as root:
+        for variant in args.variants:
+            results[variant] = measure(variant, args, root, parser)
+        loader = statistics.median(loader_rate(results[variant]["cli"].datamodule) for _ in range(args.repeats))
+
+    print(
+        f"\n{'variant':<8} {'steps':>5} {'trainer img/s':>13} {'plain img/s':>11} {'ratio':>6} "
+        f"{'extra ms/step':>13} {'same loss/g':>11} {'loader/trainer':>14}"
+    )
+    for variant, r in results.items():
+        extra_ms = (1 / r["trainer"] - 1 / r["plain"]) * args.batch_size * 1e3  # the Trainer's cost per step
+        print(
+            f"{variant:<8} {r['steps']:>5} {r['trainer']:>13.0f} {r['plain']:>11.0f} {r['ratio']:>6.3f} "
+            f"{extra_ms:>13.2f} {'yes' if r['same_loss'] else 'NO':>11} {loader / r['trainer']:>13.0f}x"
+        )
+        runs = "; ".join(f"{arm} {' '.join(f'{x:.0f}' for x in r[f'{arm}_runs'])}" for arm in ("trainer", "plain"))
+        print(f"{'':<8} runs: {runs}")
+    fastest = max(r["trainer"] for r in results.values())
+    ratios = ", ".join(f"{v} {r['ratio']:.3f}" for v, r in results.items())
+    print(
+        f"throughput: trainer/plain ratio min {min(r['ratio'] for r in results.values()):.3f} ({ratios}); "
+        f"loader {loader:.0f} img/s = {loader / fastest:.0f}x training (the fastest variant)"
+    )
+    for r in results.values():
+        del r["cli"]  # the CLIs were only kept for the loader
+    return {"variants": results, "loader": loader, "loader_over_training": loader / fastest}
+
+
+def measure(variant: str, args, root: str, parser) -> dict:
+    """Interleaved Trainer and plain runs of one variant: medians, ratio, and whether both reached the same loss."""
+    steps = args.steps or DEFAULT_STEPS[variant]
+    per_epoch = 60000 // args.batch_size
+    if args.warmup + steps > per_epoch:
+        parser.error(f"--warmup + --steps must fit in one epoch ({per_epoch} batches): no epoch end is timed")
+    trainer, plain = [], []
+    for _ in range(args.repeats):
+        rate, cli, timer = run_trainer(variant, steps, args.warmup, args.batch_size, root)
+        trainer.append(rate)
+        rate, loss_plain = run_plain(cli, steps, args.warmup, timer)
+        plain.append(rate)
+        loss_trainer = cli.trainer.callback_metrics["loss/g"].item()
+        print(
+            f"  {variant}: trainer {trainer[-1]:.0f} img/s, plain {plain[-1]:.0f} img/s; "
+            f"last loss/g trainer {loss_trainer:.6f}, plain {loss_plain:.6f}",
+            flush=True,
+        )
+    return {
+        "steps": steps,
+        "trainer": statistics.median(trainer),
+        "plain": statistics.median(plain),
+        "ratio": statistics.median(trainer) / statistics.median(plain),
+        "trainer_runs": trainer,
+        "plain_runs": plain,
+        # same weights, batches, noise and algorithm: the two arms' last G loss agrees to float rounding
+        "same_loss": math.isclose(loss_trainer, loss_plain, rel_tol=1e-4, abs_tol=1e-6),
+        "cli": cli,
+    }
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,82 @@
+"""Smoke tests of the benchmark scripts: their real code paths at tiny settings."""
+
+import csv
+import importlib.util
+import sys
+
+import pytest
+import torch
+from conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a CPU shared with other jobs a team of two threads waits for each other on every small
+    op (KID's kernels ran 100x slower), and these tests check the scripts' plumbing, not their speed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def load(name: str):
+    """Imports ``benchmarks/<name>.py`` (benchmarks/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the throughput timer reaches the CLI by its import path
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_throughput_times_both_arms_on_the_same_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the script moves to the repo root; monkeypatch moves back
+    throughput = load("throughput")
+    args = ["--variants", "dcgan", "--steps", "3", "--repeats", "1", "--batch-size", "16", "--warmup", "1"]
+    result = throughput.run(args)
+    dcgan = result["variants"]["dcgan"]
+    assert dcgan["trainer"] > 0 and dcgan["plain"] > 0
+    assert dcgan["ratio"] == pytest.approx(dcgan["trainer"] / dcgan["plain"])
+    assert dcgan["same_loss"]  # same weights, batches and noise: the plain loop did the Trainer's work
+    assert result["loader"] > 0
+    out = capsys.readouterr().out
+    assert "torch threads" in out and "throughput: trainer/plain ratio min" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("config", "extra", "columns"),
+    [
+        ("dcgan", [], ["val/fid", "val/is", "val/kid"]),
+        (
+            "acgan",
+            ["--model.init_args.samples_per_class=10"],  # 100 samples for the accuracy: seconds, not minutes
+            ["val/fid", "val/is", "val/kid", "val/sample_accuracy", "val/d_class_accuracy"],
+        ),
+    ],
+)
+def test_quality_writes_one_row_per_validation(tmp_path, monkeypatch, capsys, config, extra, columns):
+    monkeypatch.chdir(tmp_path)
+    quality = load("quality")
+    out = tmp_path / "quality"
+    args = ["--config", config, "--steps", "4", "--every", "2", "--num-eval-samples", "100", "--out", str(out)]
+    fast = [  # 200 real test images for the reference statistics, no sanity check, no progress bar
+        "--trainer.limit_val_batches=2",
+        "--data.val_batch_size=100",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.enable_progress_bar=false",
+        "--data.batch_size=16",
+    ]
+    quality.run([*args, "--root", str(tmp_path / "runs"), *fast, *extra])
+    with open(out.with_suffix(".csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["step", *columns]
+    assert [int(row["step"]) for row in rows] == [2, 4]  # validations after generator steps 2 and 4
+    assert all(float(row["val/fid"]) > 0 for row in rows)
+    assert out.with_suffix(".png").stat().st_size > 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"quality: {config} step 4:")
+
+
+def test_quality_plot_says_how_to_install_matplotlib(tmp_path, monkeypatch):
+    quality = load("quality")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes ``import matplotlib`` raise ImportError
+    with pytest.raises(SystemExit, match=r'pip install -e "\.\[plot\]"'):
+        quality.plot(tmp_path / "q.png", ["val/fid"], [{"step": 1, "val/fid": 1.0}], "title")

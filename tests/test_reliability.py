@@ -1,0 +1,183 @@
+"""Every row of the README's failure-mode table, plus kill-and-resume, SIGTERM and divergence."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT, run_module
+
+from lit_gans.cli import main
+
+
+class Evil:  # any class outside torch's allow-list: pickling it makes a checkpoint unsafe to load
+    pass
+
+
+def fails_with(capsys, args, match):
+    """Runs the CLI in-process; asserts exit code 2 and exactly one stderr line matching ``match``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("lit_gans: error:")]
+    assert len(lines) == 1, lines
+    assert match in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 4-step tiny DCGAN run: its last.ckpt."""
+    root = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ROOT)
+        main(["fit", "--config=tiny", "--trainer.max_steps=4", "--trainer.limit_val_batches=0",
+              f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    return root / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--model.class_path=lit_gans.models.Nope"], "the variants are lit_gans.models.GAN"),
+        (["--model.init_args.optimizer_g.init_args.lr=0"], "model.optimizer_g: learning rate must be > 0, got 0.0"),
+        (["--model.init_args.optimizer_d.init_args.lr=-1"], "model.optimizer_d: Invalid learning rate"),
+        (["--model.init_args.optimizer_d.init_args.betas=[0.5,1.0]"], "Invalid beta parameter at index 1: 1.0"),
+        (["--data.batch_size=0"], "data.batch_size must be a positive integer"),
+        (["--metrics.num_eval_samples=1"], "metrics.num_eval_samples must be >= 2"),
+        (["--model.init_args.latent_dim=0"], "model.latent_dim must be >= 1"),
+        (["--data.data_dir=/nonexistent"], "MNIST not found in /nonexistent/MNIST/raw"),
+    ],
+)
+def test_bad_config_values(capsys, tmp_path, extra, match):
+    fails_with(capsys, ["fit", "--config=dcgan", f"--trainer.default_root_dir={tmp_path}", *extra], match)
+
+
+@pytest.mark.parametrize("categorical", ["[]", "[10,1]"])
+def test_bad_categorical_codes(capsys, tmp_path, categorical):
+    args = ["fit", "--config=infogan", f"--model.init_args.categorical={categorical}"]
+    fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], "needs at least one code of size >= 2")
+
+
+def test_unwritable_log_folder(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    args = ["fit", "--config=tiny", f"--trainer.default_root_dir={blocker / 'logs'}"]
+    fails_with(capsys, args, "cannot write logs and checkpoints under")
+    assert blocker.read_text() == "not a folder"  # nothing written over
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    args = ["validate", "--config=dcgan", "--ckpt_path=/nonexistent.ckpt", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "checkpoint /nonexistent.ckpt does not exist")
+
+
+def test_checkpoint_of_another_variant(capsys, tmp_path, trained):
+    args = ["validate", "--config=infogan", f"--ckpt_path={trained}", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "the checkpoint holds GAN(arch=dcgan) but the config builds InfoGAN")
+
+
+def test_latent_size_that_does_not_match_the_checkpoint(capsys, tmp_path, trained):
+    args = ["validate", "--config=dcgan", "--model.init_args.latent_dim=64", f"--ckpt_path={trained}"]
+    fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], "first mismatch: generator")
+
+
+def test_truncated_checkpoint(capsys, tmp_path, trained):
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(trained.read_bytes()[:5000])
+    args = ["validate", "--config=tiny", f"--ckpt_path={cut}", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "is unreadable or truncated")
+
+
+def test_checkpoint_with_pickled_objects_is_refused(capsys, tmp_path, trained):
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint["extra"] = Evil()
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save(checkpoint, unsafe)
+    args = ["predict", "--config=tiny", f"--ckpt_path={unsafe}", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "holds pickled objects beyond tensors and plain data; refusing to load it")
+
+
+def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(capsys, tmp_path):
+    args = [
+        "fit",
+        "--config=tiny",
+        "--trainer.max_steps=10",
+        "--trainer.limit_val_batches=0",
+        "--checkpoint.every_n_train_steps=2",
+        "--trainer.callbacks+=conftest.PoisonAt",
+        "--trainer.callbacks.step=3",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
+    fails_with(capsys, args, "training diverged at step 3: loss/d=nan")
+    checkpoint = torch.load(tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 2
+    assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point())
+
+
+def _start_fit(root: Path, *extra: str) -> subprocess.Popen:
+    args = ["--config=configs/tiny.yaml", "--trainer.max_steps=100000", "--trainer.limit_val_batches=0"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "lit_gans", "fit", *args, f"--trainer.default_root_dir={root}", *extra],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_sigkill_then_resume_from_last_continues_at_the_saved_step(tmp_path):
+    proc = _start_fit(tmp_path, "--checkpoint.every_n_train_steps=5", "--model.init_args.ema_decay=0.9")
+    last = tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt"
+    _wait_for(last, proc)
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    saved = torch.load(last, weights_only=True)
+    step = saved["global_step"]
+    assert step >= 5 and step % 5 == 0
+    assert any(k.startswith("generator_ema.") for k in saved["state_dict"])  # EMA travels in the checkpoint
+    assert {"optimizer_states", "rng"} <= saved.keys() and len(saved["optimizer_states"]) == 2
+
+    resumed = run_module(
+        "fit",
+        "--config=configs/tiny.yaml",
+        "--ckpt_path=last",
+        f"--trainer.max_steps={step + 6}",
+        "--trainer.limit_val_batches=0",
+        "--model.init_args.ema_decay=0.9",
+        f"--trainer.default_root_dir={tmp_path}",
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"training GAN(arch=dcgan) from step {step}" in resumed.stdout + resumed.stderr
+    final = torch.load(tmp_path / "lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
+    assert final["global_step"] == step + 6
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    proc = _start_fit(tmp_path, "--checkpoint.every_n_train_steps=100000")
+    _wait_for(tmp_path / "lightning_logs/version_0/hparams.yaml", proc)
+    time.sleep(3.0)  # a few training steps
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "Traceback" not in stderr
+    saved = torch.load(tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
+    assert saved["global_step"] > 0
