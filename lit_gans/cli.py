@@ -66,6 +66,12 @@ class GANCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def _instantiate_trainer(self, config, callbacks):
+        on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
+        if str(config.get("precision")) in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
+            raise LitGansError(
+                "--trainer.precision 16-mixed (fp16 AMP with gradient scaling) needs a CUDA GPU; "
+                "on the CPU use --trainer.precision bf16-mixed"
+            )
         callbacks.append(InterruptCheckpoint())
         return super()._instantiate_trainer(config, callbacks)
 

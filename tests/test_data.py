@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from lit_gans.data import FILES, MNISTDataModule, to_uint8, to_unit_range
+from lit_gans.data import FILES, DeviceBatches, MNISTDataModule, load_split, to_uint8, to_unit_range
 from lit_gans.errors import LitGansError
 
 
@@ -80,3 +80,20 @@ def test_corrupt_gzip(tmp_path):
 def test_non_positive_batch_size(name):
     with pytest.raises(LitGansError, match=f"data.{name} must be a positive integer"):
         MNISTDataModule(**{name: 0})
+
+
+def test_device_resident_batches_shard_like_distributed_sampler():
+    images, labels = load_split("data", train=False)
+    shards = [DeviceBatches(images, labels, 100, seed=0, epoch=lambda: 0, rank=r, world=2) for r in range(2)]
+    seen = []
+    for shard in shards:
+        assert len(shard) == 50  # 10,000 images / 2 ranks / 100 per batch
+        for x, y in shard:
+            assert x.shape == (100, 1, 28, 28) and x.min() >= -1 and x.max() <= 1
+            seen.append(y)
+    assert len(torch.cat(seen)) == 10000
+    epoch = [0]
+    shard = DeviceBatches(images, labels, 100, seed=0, epoch=lambda: epoch[0])
+    first = next(iter(shard))[1]
+    epoch[0] = 1
+    assert not torch.equal(first, next(iter(shard))[1])  # a new order every epoch
