@@ -161,15 +161,19 @@ class GANModule(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("lit_gans", {}).get("variant", "an unknown model")
-        ours = self.state_dict()
-        theirs = checkpoint.get("state_dict", {})
-        mismatched = sorted(set(ours) ^ set(theirs)) or [k for k in ours if ours[k].shape != theirs[k].shape]
-        if saved != self.variant or mismatched:
-            detail = f"first mismatch: {mismatched[0]}" if mismatched else "different variant"
+        if saved != self.variant:
             raise LitGansError(
-                f"the checkpoint holds {saved} but the config builds {self.variant} ({detail}); "
-                f"pass the --config (and --model.* options) the checkpoint was trained with"
+                f"the checkpoint holds {saved} but the config builds {self.variant}; "
+                f"pass the --config the checkpoint was trained with"
             )
+        ours, theirs = self.state_dict(), checkpoint.get("state_dict", {})
+        for key in sorted(set(ours) | set(theirs)):
+            if key not in ours or key not in theirs or ours[key].shape != theirs[key].shape:
+                shape = lambda sd: list(sd[key].shape) if key in sd else "absent"  # noqa: E731
+                raise LitGansError(
+                    f"the checkpoint's {saved} does not match the config's networks ({key}: checkpoint "
+                    f"{shape(theirs)}, config {shape(ours)}); pass the --model.* options it was trained with"
+                )
         rng = checkpoint.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
