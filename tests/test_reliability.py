@@ -88,7 +88,8 @@ def test_checkpoint_of_another_variant(capsys, tmp_path, trained):
 
 def test_latent_size_that_does_not_match_the_checkpoint(capsys, tmp_path, trained):
     args = ["validate", "--config=dcgan", "--model.init_args.latent_dim=64", f"--ckpt_path={trained}"]
-    fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], "generator.net.0.weight: checkpoint [100, 256, 7, 7], config [64, 256, 7, 7]")
+    expected = "generator.net.0.weight: checkpoint [100, 256, 7, 7], config [64, 256, 7, 7]"
+    fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], expected)
 
 
 def test_truncated_checkpoint(capsys, tmp_path, trained):

@@ -169,10 +169,11 @@ class GANModule(LightningModule):
         ours, theirs = self.state_dict(), checkpoint.get("state_dict", {})
         for key in sorted(set(ours) | set(theirs)):
             if key not in ours or key not in theirs or ours[key].shape != theirs[key].shape:
-                shape = lambda sd: list(sd[key].shape) if key in sd else "absent"  # noqa: E731
+                theirs_shape = list(theirs[key].shape) if key in theirs else "absent"
+                ours_shape = list(ours[key].shape) if key in ours else "absent"
                 raise LitGansError(
                     f"the checkpoint's {saved} does not match the config's networks ({key}: checkpoint "
-                    f"{shape(theirs)}, config {shape(ours)}); pass the --model.* options it was trained with"
+                    f"{theirs_shape}, config {ours_shape}); pass the --model.* options it was trained with"
                 )
         rng = checkpoint.get("rng", {})
         if "torch" in rng:
