@@ -36,7 +36,7 @@ def test_throughput_times_both_arms_on_the_same_work(tmp_path, monkeypatch, caps
     dcgan = result["variants"]["dcgan"]
     assert dcgan["trainer"] > 0 and dcgan["plain"] > 0
     assert dcgan["ratio"] == pytest.approx(dcgan["trainer"] / dcgan["plain"])
-    assert dcgan["same_loss"]  # same weights, batches and noise: the plain loop did the Trainer's work
+    assert dcgan["same_weights"]  # same start, batches and noise: the plain loop did the Trainer's work
     assert result["loader"] > 0
     out = capsys.readouterr().out
     assert "torch threads" in out and "throughput: trainer/plain ratio min" in out.splitlines()[-1]
