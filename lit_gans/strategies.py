@@ -13,23 +13,23 @@ import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
 
 
-def _flat_all_reduce_mean(tensors: list[torch.Tensor]) -> None:
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
+def _copy_back(flat: torch.Tensor, tensors: list[torch.Tensor]) -> None:
     offset = 0
     for t in tensors:
         t.copy_(flat[offset : offset + t.numel()].view_as(t))
         offset += t.numel()
+
+
+def _flat_all_reduce_mean(tensors: list[torch.Tensor]) -> None:
+    flat = torch.cat([t.reshape(-1) for t in tensors])  # one collective instead of one per tensor
+    dist.all_reduce(flat)
+    _copy_back(flat / dist.get_world_size(), tensors)
 
 
 def _flat_broadcast(tensors: list[torch.Tensor], src: int = 0) -> None:
     flat = torch.cat([t.reshape(-1) for t in tensors])
     dist.broadcast(flat, src)
-    offset = 0
-    for t in tensors:
-        t.copy_(flat[offset : offset + t.numel()].view_as(t))
-        offset += t.numel()
+    _copy_back(flat, tensors)
 
 
 class GANDDPStrategy(DDPStrategy):

@@ -42,3 +42,13 @@ def test_predict_cycles_the_asked_classes():
     assert out["images"].shape == (6, 1, 28, 28)
     everything = ACGAN().predict_step(torch.arange(20), 0)
     assert everything["labels"].tolist() == list(range(10)) * 2
+
+
+def test_bad_predict_classes():
+    import pytest
+
+    from lit_gans.errors import LitGansError
+
+    for classes in ([], [10], [-1]):
+        with pytest.raises(LitGansError, match="predict_classes must be a non-empty list of 0..9"):
+            ACGAN(predict_classes=classes)

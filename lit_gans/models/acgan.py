@@ -54,7 +54,7 @@ class ACGAN(GANModule):
         )
         if latent_dim < 1 or samples_per_class < 1:
             raise LitGansError("model.latent_dim and model.samples_per_class must be >= 1")
-        if predict_classes is not None and not all(0 <= c < num_classes for c in predict_classes or [None]):
+        if predict_classes is not None and not (predict_classes and all(0 <= c < num_classes for c in predict_classes)):
             raise LitGansError(f"model.predict_classes must be a non-empty list of 0..{num_classes - 1}")
         self.generator = nets.InfoGANGenerator(latent_dim + num_classes, img_shape[0])
         self.discriminator = nets.ACGANDiscriminator(num_classes, img_shape[0])
