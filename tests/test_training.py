@@ -81,3 +81,10 @@ def test_device_resident_training(run_cli):
     cli = run_cli("fit", "--config=tiny", "--trainer.max_steps=3", "--trainer.limit_val_batches=0",
                   "--data.device_resident=true")  # fmt: skip
     assert cli.trainer.global_step == 3
+
+
+def test_mlp_gan_samples_differ_after_a_short_fit(run_cli):
+    cli = run_cli("fit", "--config=gan", "--trainer.max_steps=30", "--trainer.limit_val_batches=0")
+    model = cli.model.eval()
+    images = model.generate(64, seed=0)  # eval mode: BatchNorm's running statistics, as pictures and metrics use
+    assert images.std(dim=0).mean() > 0.1  # one image repeated would give 0
