@@ -169,7 +169,7 @@ class GANModule(LightningModule):
         if seed is None:
             seed = int(torch.randint(2**62, (1,)))
         inputs = self.sample_inputs(n, torch.Generator().manual_seed(seed))
-        z = self.condition_latent(inputs, conditions) if conditions else inputs["z"]
+        z = self._condition_latent(inputs, conditions) if conditions else inputs["z"]
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()  # BatchNorm: running statistics, not the statistics of this batch
@@ -179,7 +179,7 @@ class GANModule(LightningModule):
             generator.train(was_training)
         return to_uint8(images) if uint8 else images
 
-    def condition_latent(self, inputs: dict[str, torch.Tensor], conditions: dict) -> torch.Tensor:
+    def _condition_latent(self, inputs: dict[str, torch.Tensor], conditions: dict) -> torch.Tensor:
         """Rebuilds ``inputs["z"]`` with some of its conditions replaced, through the variant's ``latent``.
 
         The convention this relies on, checked here: ``latent(noise, **conditions)`` puts the noise first, and
