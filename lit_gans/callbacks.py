@@ -207,6 +207,28 @@ class SampleWriter(BasePredictionWriter):
         print(f"wrote {len(out['images'])} samples to {path} and a grid to {path.with_suffix('.png')}")
 
 
+def default_callbacks(
+    *, every_n_steps: int = 500, num_eval_samples: int = 10000, checkpoint_dir: str | None = None
+) -> list[Callback]:
+    """The callbacks a ``python -m lit_gans fit`` run gets, with the CLI's defaults, for a Trainer of your own.
+
+    A fixed-noise sample grid (``SampleGrid``), FID/IS/KID at every validation (``GenerationMetrics``), ``last.ckpt``
+    every ``every_n_steps`` steps and every epoch end (``GANCheckpoint``) and on Ctrl-C (``InterruptCheckpoint``).
+    A variant's own pictures (``LatentTraversal``, ``ClassGrid``) and the predict writer are added by hand.
+
+    Args:
+        every_n_steps: pictures and ``last.ckpt`` every this many steps, besides every validation / epoch end.
+        num_eval_samples: generated images per metric evaluation (10,000 is the usual FID sample).
+        checkpoint_dir: where checkpoints go (None: the logger's ``checkpoints/`` folder, as in the CLI).
+    """
+    return [
+        SampleGrid(every_n_steps=every_n_steps),
+        GenerationMetrics(num_eval_samples=num_eval_samples),
+        GANCheckpoint(dirpath=checkpoint_dir, save_last=True, every_n_train_steps=every_n_steps),
+        InterruptCheckpoint(),
+    ]
+
+
 class LatentTraversal(ImageCallback):
     """InfoGAN's Figure 2: what each code controls.
 

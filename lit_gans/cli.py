@@ -13,7 +13,6 @@ from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckp
 from lit_gans.data import MNISTDataModule
 from lit_gans.errors import LitGansError
 from lit_gans.models import GANModule
-from lit_gans.strategies import register as register_gan_ddp
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
 
@@ -170,7 +169,6 @@ def resolve_config_args(args: list[str]) -> list[str]:
 
 def main(args: list[str] | None = None) -> GANCLI:
     """Runs the CLI; problems the user can fix become one line on stderr and exit code 2."""
-    register_gan_ddp()
     try:
         if args is None:  # the command line: resolve in place (DDP re-launches this same command on each rank)
             sys.argv[1:] = resolve_config_args(sys.argv[1:])

@@ -35,8 +35,9 @@ def _flat_broadcast(tensors: list[torch.Tensor], src: int = 0) -> None:
 class GANDDPStrategy(DDPStrategy):
     """DDP for GANs: gradients averaged per optimizer step; BatchNorm statistics follow rank 0 (as DDP's buffers do).
 
-    Takes DDPStrategy's arguments. The CLI registers it under the name ``ddp``, so ``--trainer.strategy ddp``
-    (and ``devices > 1`` with the default strategy) uses it.
+    Takes DDPStrategy's arguments. ``import lit_gans`` registers it under the names ``ddp`` and ``ddp_spawn``, so
+    ``Trainer(strategy="ddp")``, ``--trainer.strategy ddp`` and ``devices > 1`` with the default strategy use it;
+    pass ``GANDDPStrategy(...)`` as the strategy to set DDPStrategy's options yourself.
     """
 
     def configure_ddp(self) -> None:

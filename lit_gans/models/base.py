@@ -3,6 +3,8 @@
 Each variant writes its own ``training_step`` out in full; nothing here hides the GAN algorithm.
 """
 
+import inspect
+
 import torch
 from lightning import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
@@ -10,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from lit_gans.data import to_uint8
 from lit_gans.errors import LitGansError
 
 
@@ -140,6 +143,74 @@ class GANModule(LightningModule):
             z = self.sample_inputs(min(batch_size, n - start), rng)["z"].to(self.device)
             chunks.append(self.sampling_generator(z))
         return torch.cat(chunks)
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, *, seed: int | None = None, uint8: bool = False, batch_size: int = 1000, **conditions
+    ) -> torch.Tensor:
+        """Draws n images by hand from the sampling G (the EMA copy when there is one), in eval mode.
+
+        Conditions fix what a variant's latent takes besides the noise, by the names of its ``latent`` method:
+        ``labels`` (AC-GAN: class of each image), ``categories`` and ``codes`` (InfoGAN: the categorical and
+        continuous codes). A condition is a value or tensor broadcast to what ``sample_inputs`` draws: ``labels=3``,
+        ``categories=torch.arange(10).repeat_interleave(10)`` (one per image), ``codes=[0.5, -1.0]``. Conditions not
+        given are drawn from the prior.
+
+        Args:
+            n: number of images.
+            seed: seed of the noise and of the conditions not given (None: drawn from torch's global RNG).
+            uint8: return uint8 in 0..255 (as ``predict`` writes) instead of float in [-1, 1].
+            batch_size: images per generator call.
+            **conditions: see above; a variant without ``latent`` (GAN, DCGAN) takes none.
+
+        Returns:
+            (n, C, H, W) images on the model's device.
+        """
+        if seed is None:
+            seed = int(torch.randint(2**62, (1,)))
+        inputs = self.sample_inputs(n, torch.Generator().manual_seed(seed))
+        z = self._condition_latent(inputs, conditions) if conditions else inputs["z"]
+        generator = self.sampling_generator
+        was_training = generator.training
+        generator.eval()  # BatchNorm: running statistics, not the statistics of this batch
+        try:
+            images = torch.cat([generator(chunk.to(self.device)) for chunk in z.split(batch_size)])
+        finally:
+            generator.train(was_training)
+        return to_uint8(images) if uint8 else images
+
+    def _condition_latent(self, inputs: dict[str, torch.Tensor], conditions: dict) -> torch.Tensor:
+        """Rebuilds ``inputs["z"]`` with some of its conditions replaced, through the variant's ``latent``.
+
+        The convention this relies on, checked here: ``latent(noise, **conditions)`` puts the noise first, and
+        ``sample_inputs`` returns each of ``latent``'s condition arguments under the same name.
+        """
+        names = [p for p in inspect.signature(self.latent).parameters][1:] if hasattr(self, "latent") else []
+        unknown = sorted(set(conditions) - set(names))
+        if unknown:
+            takes = f"takes the conditions {', '.join(names)}" if names else "takes no conditions"
+            raise LitGansError(f"{self.variant}.sample {takes}; got {', '.join(unknown)}")
+        drawn = {name: inputs[name] for name in names}
+        z = inputs["z"]
+        noise = z[:, : z.size(1) - self.latent(z[:, :0], **drawn).size(1)]  # latent() of no noise: the rest's width
+        if not torch.equal(self.latent(noise, **drawn), z):
+            raise RuntimeError(f"{self.variant}.latent must put the noise first and sample_inputs name its conditions")
+        for name, value in conditions.items():
+            like = drawn[name]
+            value = torch.as_tensor(value, dtype=like.dtype)
+            if value.dim() == 1 and like.dim() == 2 and like.size(1) == 1 and len(value) == len(like):
+                value = value[:, None]  # one value per image for a single column (e.g. one categorical code)
+            try:
+                drawn[name] = value.expand_as(like).clone()
+            except RuntimeError as err:
+                raise LitGansError(
+                    f"{self.variant}.sample: {name} of shape {list(value.shape)} does not fit {list(like.shape)}; "
+                    f"pass one value, or one per image"
+                ) from err
+        try:
+            return self.latent(noise, **drawn)
+        except RuntimeError as err:  # F.one_hot: a class or category out of range
+            raise LitGansError(f"{self.variant}.sample: {', '.join(conditions)} out of range ({err})") from err
 
     def validation_step(self, batch, batch_idx):
         pass  # real batches reach the metrics callback through on_validation_batch_end; variants add measures
