@@ -80,3 +80,31 @@ def test_quality_plot_says_how_to_install_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes ``import matplotlib`` raise ImportError
     with pytest.raises(SystemExit, match=r'pip install -e "\.\[plot\]"'):
         quality.plot(tmp_path / "q.png", ["val/fid"], [{"step": 1, "val/fid": 1.0}], "title")
+
+
+def test_histogram_of_real_digits_is_balanced_and_of_one_digit_is_not(tmp_path, capsys):
+    from lit_gans.data import load_split
+
+    histogram = load("histogram")
+    images, labels = load_split(ROOT / "data", train=False)
+    real = tmp_path / "real.pt"
+    torch.save({"images": images[:2000, None]}, real)
+    fractions = histogram.main([str(real)])
+    expected = torch.bincount(labels[:2000], minlength=10).float() / 2000
+    assert (fractions - expected).abs().max() < 0.01  # the evaluator is 99.4% accurate
+    ones = tmp_path / "ones.pt"
+    torch.save({"images": images[labels == 1][:500, None]}, ones)
+    assert histogram.main([str(ones)])[1] > 0.98
+    assert capsys.readouterr().out.splitlines()[-1].startswith("histogram: 500 samples, smallest class 0 at 0.0")
+
+
+def test_compare_scores_g_and_its_ema_in_one_run(tmp_path, capsys):
+    compare = load("compare")
+    out = tmp_path / "compare"
+    fast = ["--trainer.limit_val_batches=2", "--data.val_batch_size=100", "--data.batch_size=16"]
+    rows = compare.run(["--configs", "tiny", "--steps", "3", "--num-eval-samples", "100", "--out", str(out), *fast])
+    assert [(r["config"], r["sampler"]) for r in rows] == [("tiny", "G"), ("tiny", "EMA")]
+    assert rows[0]["fid"] != rows[1]["fid"]  # two generators scored, not one twice
+    with open(out.with_suffix(".csv")) as f:
+        assert len(list(csv.DictReader(f))) == 2
+    assert (tmp_path / "compare_tiny.png").stat().st_size > 0

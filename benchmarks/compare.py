@@ -1,0 +1,141 @@
+"""Every variant at one budget, side by side: FID / IS / KID on 10k samples, each variant's own measure, wall time,
+for the trained G and its EMA copy, plus a picture row per variant.
+
+Run from anywhere: ``python benchmarks/compare.py [--configs gan dcgan infogan acgan] [--steps 2340] [--seed 0]
+[--out docs/compare]``. Each config is trained through ``lit_gans.cli.main`` for ``--steps`` generator steps with
+``--model.init_args.ema_decay`` (default 0.999) and no validation during training; then the run is validated twice,
+once sampling from G and once from its EMA copy (the EMA does not touch training, so one run gives both). Rows are
+appended to ``<out>.csv`` as each config finishes (a run that is interrupted keeps the rows before it), and
+``<out>.png`` shows 10 samples per variant from the EMA copy. Further ``--trainer.*``/``--data.*`` arguments go to
+the CLI unchanged.
+"""
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid, save_image
+
+from lit_gans.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASURES = ["val/code_accuracy", "val/sample_accuracy", "val/wasserstein"]  # each variant's own, where it logs one
+FIELDS = ["config", "steps", "seed", "sampler", "fid", "is", "kid", "measure", "value", "wall_s"]
+
+
+def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list[str]):
+    """Fits ``config`` for ``steps`` generator steps without validation; returns (cli, wall seconds of the fit)."""
+    start = time.perf_counter()
+    cli = cli_main(
+        [
+            "fit",
+            f"--config={config}",
+            f"--seed_everything={seed}",
+            f"--trainer.max_steps={steps}",
+            "--trainer.max_epochs=-1",  # --steps decides, whatever the config's epoch count
+            "--trainer.check_val_every_n_epoch=100000",  # no validation inside the budget: it is scored after
+            "--trainer.num_sanity_val_steps=0",
+            "--trainer.enable_progress_bar=false",
+            f"--model.init_args.ema_decay={ema}",
+            f"--trainer.default_root_dir={root}",
+            *extra,
+        ]
+    )
+    return cli, time.perf_counter() - start
+
+
+def score(cli) -> dict[str, dict[str, float]]:
+    """Validates the trained model with G, then with its EMA copy: {"G": {...}, "EMA": {...}}."""
+    model, trainer = cli.model, cli.trainer
+    ema = model.generator_ema
+    results = {"EMA": trainer.validate(model, datamodule=cli.datamodule, verbose=False)[0]}
+    model.generator_ema = None  # sampling_generator falls back to G
+    try:
+        results["G"] = trainer.validate(model, datamodule=cli.datamodule, verbose=False)[0]
+    finally:
+        model.generator_ema = ema
+    return {k: {name: float(v) for name, v in values.items()} for k, values in results.items()}
+
+
+def rows_for(config: str, steps: int, seed: int, wall: float, results: dict) -> list[dict]:
+    rows = []
+    for sampler in ("G", "EMA"):
+        values = results[sampler]
+        measure = next((m for m in MEASURES if m in values), "")
+        rows.append(
+            {
+                "config": config,
+                "steps": steps,
+                "seed": seed,
+                "sampler": sampler,
+                "fid": f"{values['val/fid']:.3f}",
+                "is": f"{values['val/is']:.3f}",
+                "kid": f"{values['val/kid']:.4f}",
+                "measure": measure.removeprefix("val/"),
+                "value": f"{values[measure]:.4f}" if measure else "",
+                "wall_s": f"{wall:.0f}",
+            }
+        )
+    return rows
+
+
+def append_rows(path: Path, rows: list[dict]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+def picture_row(cli, n: int = 10) -> torch.Tensor:
+    """n samples from the EMA copy (fixed seed), in [0, 1]: one row of the comparison picture."""
+    model = cli.model
+    generator = model.sampling_generator
+    generator.eval()
+    with torch.no_grad():
+        images = model.generate(n, seed=0).float().cpu()
+    return images.add(1).div(2).clamp(0, 1)
+
+
+def run(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["gan", "dcgan", "infogan", "acgan"])
+    parser.add_argument("--steps", type=int, default=2340, help="generator steps (2,340 = 5 epochs at batch 128)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ema", type=float, default=0.999, help="EMA decay of the second sampler")
+    parser.add_argument("--num-eval-samples", type=int, default=10000)
+    parser.add_argument("--out", default="docs/compare", help="output path without suffix (CSV rows are appended)")
+    args, extra = parser.parse_known_args(argv)
+    if args.steps < 1:
+        parser.error("--steps must be >= 1")
+    out = Path(args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+
+    all_rows, pictures = [], []
+    for config in args.configs:
+        with tempfile.TemporaryDirectory() as root:
+            extra_all = [f"--metrics.num_eval_samples={args.num_eval_samples}", *extra]
+            cli, wall = train(config, args.steps, args.seed, args.ema, root, extra_all)
+            rows = rows_for(config, args.steps, args.seed, wall, score(cli))
+            pictures.append(picture_row(cli))
+        append_rows(out.with_suffix(".csv"), rows)
+        all_rows += rows
+        for row in rows:
+            print("compare: " + " ".join(f"{k}={row[k]}" for k in FIELDS), flush=True)
+    grid = make_grid(torch.cat(pictures), nrow=len(pictures[0]), padding=2, pad_value=1.0)
+    png = out.with_name(f"{out.name}_{'_'.join(args.configs)}.png")
+    save_image(grid, png)
+    print(f"compare: wrote {out.with_suffix('.csv')} and {png}")
+    return all_rows
+
+
+if __name__ == "__main__":
+    run()
