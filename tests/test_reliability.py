@@ -49,6 +49,17 @@ def _at_root(monkeypatch):
     "extra, match",
     [
         (["--model.class_path=lit_gans.models.Nope"], "the variants are lit_gans.models.GAN"),
+        (
+            ["--model.init_args.nosuch=3"],
+            "lit_gans.models.GAN does not accept the option 'nosuch' (--model.init_args.nosuch)",
+        ),
+        (
+            [
+                "--model.init_args.optimizer_d.class_path=torch.optim.SGD",
+                "--model.init_args.optimizer_d.init_args.bta=1",
+            ],
+            "torch.optim.SGD does not accept the option 'bta' (--model.init_args.optimizer_d.init_args.bta)",
+        ),
         (["--model.init_args.optimizer_g.init_args.lr=0"], "model.optimizer_g: learning rate must be > 0, got 0.0"),
         (["--model.init_args.optimizer_d.init_args.lr=-1"], "model.optimizer_d: Invalid learning rate"),
         (["--model.init_args.optimizer_d.init_args.betas=[0.5,1.0]"], "Invalid beta parameter at index 1: 1.0"),
@@ -59,7 +70,24 @@ def _at_root(monkeypatch):
     ],
 )
 def test_bad_config_values(capsys, tmp_path, extra, match):
-    fails_with(capsys, ["fit", "--config=dcgan", f"--trainer.default_root_dir={tmp_path}", *extra], match)
+    line = fails_with(capsys, ["fit", "--config=dcgan", f"--trainer.default_root_dir={tmp_path}", *extra], match)
+    if "does not accept" in match:
+        assert "variants" not in line  # the class is right; only the option is wrong
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_scoring_or_sampling_without_a_checkpoint_is_refused(capsys, tmp_path, monkeypatch, subcommand):
+    monkeypatch.chdir(tmp_path)  # where predict would write samples.pt and the logger its folder
+    line = fails_with(capsys, [subcommand, "--config=dcgan"], f"{subcommand} needs trained weights: pass --ckpt_path")
+    assert "--ckpt_path last" in line and "--ckpt_path untrained" in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_untrained_on_purpose(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = main(["predict", "--config=tiny", "--ckpt_path=untrained", "--samples.count=4"])
+    assert cli.trainer.state.finished and cli.trainer.ckpt_path is None
+    assert torch.load(tmp_path / "samples.pt", weights_only=True)["images"].shape == (4, 1, 28, 28)
 
 
 @pytest.mark.parametrize("categorical", ["[]", "[10,1]"])
