@@ -71,3 +71,19 @@ class KillAt(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RecordLaunch(Callback):
+    """A test-only callback: each rank writes ``<folder>/rank<N>.txt`` naming its strategy and cluster environment.
+
+    Args:
+        folder: where the files go.
+    """
+
+    def __init__(self, folder: str = "."):
+        self.folder = folder
+
+    def on_train_start(self, trainer, pl_module):
+        strategy = trainer.strategy
+        line = f"{type(strategy).__module__}.{type(strategy).__name__} {type(strategy.cluster_environment).__name__}"
+        (Path(self.folder) / f"rank{trainer.global_rank}.txt").write_text(line)
