@@ -152,19 +152,20 @@ class GANCLI(LightningCLI):
         self._check_log_dir()
         self._check_ckpt()
 
-    def _require_ckpt(self) -> None:
+    def before_instantiate_classes(self) -> None:
         """validate, test and predict score or draw from trained weights: without a checkpoint they would silently
-        use the random initial ones. ``--ckpt_path untrained`` asks for those on purpose."""
-        key = f"{self.subcommand}.ckpt_path"
-        path = self.config_init.get(key)
-        if path == UNTRAINED:
-            self.config_init[key] = None
-        elif path is None:
+        use the random initial ones. Refused here, before anything is built or written."""
+        if self.subcommand in ("validate", "test", "predict") and self.config[self.subcommand].ckpt_path is None:
+            root = self.config[self.subcommand].trainer.default_root_dir or Path.cwd()
             raise LitGansError(
                 f"{self.subcommand} needs trained weights: pass --ckpt_path with a .ckpt file, or --ckpt_path last "
-                f"(the newest under {self.trainer.default_root_dir}/lightning_logs); "
-                f"--ckpt_path {UNTRAINED} uses the untrained model on purpose"
+                f"(the newest under {root}/lightning_logs); --ckpt_path {UNTRAINED} uses the untrained model on purpose"
             )
+
+    def _require_ckpt(self) -> None:
+        key = f"{self.subcommand}.ckpt_path"
+        if self.config_init.get(key) == UNTRAINED:  # asked for on purpose: Lightning runs with the initial weights
+            self.config_init[key] = None
         else:
             self._check_ckpt()
 
