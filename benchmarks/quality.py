@@ -52,9 +52,7 @@ def read_metrics(log_dir: Path) -> tuple[list[str], list[dict]]:
     rows: dict[int, dict] = {}
     for tag in columns:
         for event in events.Scalars(tag):
-            # Lightning logs a validation inside the epoch at _batches_that_stepped, which counts the current batch
-            # only after validation: one behind global_step. +1 is the generator step the validation followed.
-            step = event.step + 1
+            step = event.step  # lit_gans logs validation scalars at the generator step the validation followed
             rows.setdefault(step, {"step": step})[tag] = event.value
     return columns, [rows[step] for step in sorted(rows)]
 

@@ -143,6 +143,8 @@ class GenerationMetrics(Callback):
         values = self.metrics.compute()  # every rank: torchmetrics gathers the states
         self.metrics.reset_fake()
         pl_module.log_dict({f"val/{name}": value for name, value in values.items()})
+        if trainer.state.fn == "fit":  # every validation scalar at the step of the pictures (Lightning: one before)
+            pl_module.log("step", float(trainer.global_step))
 
 
 class GANCheckpoint(ModelCheckpoint):
@@ -157,6 +159,16 @@ class GANCheckpoint(ModelCheckpoint):
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             if self._last_global_step_saved != trainer.global_step:
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class ValidateLastStep(Callback):
+    """Validates after the last step when ``max_steps`` ends a run mid-epoch, so its final metrics and pictures are
+    logged (Lightning would stop without): it asks the trainer to stop at that step, which Lightning answers with a
+    validation. A last step that is validated anyway (an epoch end, a ``val_check_interval``) is validated once."""
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True
 
 
 class InterruptCheckpoint(Callback):

@@ -1,5 +1,6 @@
 """The one entry point: ``python -m lit_gans {fit,validate,test,predict} --config configs/<variant>.yaml``."""
 
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -9,17 +10,43 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gans import models
-from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid, SampleWriter
+from lit_gans.callbacks import (
+    GANCheckpoint,
+    GenerationMetrics,
+    InterruptCheckpoint,
+    SampleGrid,
+    SampleWriter,
+    ValidateLastStep,
+)
 from lit_gans.data import MNISTDataModule
 from lit_gans.errors import LitGansError
 from lit_gans.models import GANModule
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
+UNTRAINED = "untrained"  # --ckpt_path untrained: validate/test/predict the random initial weights, on purpose
+
+
+def unknown_option(lines: list[str]) -> str | None:
+    """ "Option 'x' is not accepted", wherever jsonargparse nests it -> the option, the class and the full key."""
+    for i, line in enumerate(lines):
+        found = re.search(r"Option '([^']+)' is not accepted", line)
+        if not found:
+            continue
+        # the class is named on the same line (a callable such as an optimizer) or by the nearest Problem above
+        named = re.findall(r"class_path='([^']+)'", line) or re.findall(r"class_path '([^']+)'", " ".join(lines[:i]))
+        owner = named[-1] if named else "the class"
+        keys = re.findall(r'Parser key "([^"]+)"', " ".join(lines[:i]))
+        nested = re.findall(r"NestedArg\(key='([^']+)'", " ".join(lines))
+        key = ".init_args.".join([*keys[:1], nested[-1]]) if keys and nested else found[1]
+        return f"{owner} does not accept the option '{found[1]}' (--{key}); remove it or fix its spelling"
+    return None
 
 
 def condense(message: str) -> str:
     """jsonargparse's many-line parse errors -> the one line that says what is wrong."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if unknown := unknown_option(lines):
+        return unknown
     for i, line in enumerate(lines):
         if line.startswith("- Problem with given class_path"):
             detail = []
@@ -71,7 +98,7 @@ class GANCLI(LightningCLI):
                 "--trainer.precision 16-mixed (fp16 AMP with gradient scaling) needs a CUDA GPU; "
                 "on the CPU use --trainer.precision bf16-mixed"
             )
-        callbacks.append(InterruptCheckpoint())
+        callbacks.extend([InterruptCheckpoint(), ValidateLastStep()])
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:
@@ -124,14 +151,31 @@ class GANCLI(LightningCLI):
         self._check_log_dir()
         self._check_ckpt()
 
+    def before_instantiate_classes(self) -> None:
+        """validate, test and predict score or draw from trained weights: without a checkpoint they would silently
+        use the random initial ones. Refused here, before anything is built or written."""
+        if self.subcommand in ("validate", "test", "predict") and self.config[self.subcommand].ckpt_path is None:
+            root = self.config[self.subcommand].trainer.default_root_dir or Path.cwd()
+            raise LitGansError(
+                f"{self.subcommand} needs trained weights: pass --ckpt_path with a .ckpt file, or --ckpt_path last "
+                f"(the newest under {root}/lightning_logs); --ckpt_path {UNTRAINED} uses the untrained model on purpose"
+            )
+
+    def _require_ckpt(self) -> None:
+        key = f"{self.subcommand}.ckpt_path"
+        if self.config_init.get(key) == UNTRAINED:  # asked for on purpose: Lightning runs with the initial weights
+            self.config_init[key] = None
+        else:
+            self._check_ckpt()
+
     def before_validate(self) -> None:
-        self._check_ckpt()
+        self._require_ckpt()
 
     def before_test(self) -> None:
-        self._check_ckpt()
+        self._require_ckpt()
 
     def before_predict(self) -> None:
-        self._check_ckpt()
+        self._require_ckpt()
 
 
 def find_last_checkpoint(root: Path) -> Path:

@@ -1,5 +1,6 @@
-"""MNIST as a LightningDataModule, offline first: the repo ships the four original idx files (gzip)."""
+"""MNIST as a LightningDataModule, offline first: the repo ships the four original idx files (gzip) in data/."""
 
+import os
 from pathlib import Path
 
 import lightning as L
@@ -17,46 +18,77 @@ FILES = {  # name -> expected first dimension
     "t10k-images-idx3-ubyte": 10000,
     "t10k-labels-idx1-ubyte": 10000,
 }
+SHIPPED = Path(__file__).resolve().parents[1] / "data"  # the repo's data/, beside the package (clone, editable install)
 
 
-def raw_folder(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "MNIST" / "raw"
+def user_cache() -> Path:
+    """The per-user data folder, as torch hub and pip keep theirs: ``$XDG_CACHE_HOME/lit_gans`` or ``~/.cache/...``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lit_gans"
 
 
-def extract_shipped(data_dir: str | Path) -> bool:
+def default_data_dir(dataset: str = "MNIST") -> Path:
+    """Where ``<dataset>/raw`` is looked up without ``--data.data_dir``, whatever the working folder: the repo's
+    shipped copy when there is one, else the per-user cache (where a download goes)."""
+    return SHIPPED if (SHIPPED / dataset / "raw").is_dir() else user_cache()
+
+
+def raw_folder(data_dir: str | Path, dataset: str = "MNIST") -> Path:
+    return Path(data_dir) / dataset / "raw"
+
+
+def idx_bytes(name: str) -> int:
+    """The exact size of an idx file: its header (magic, then one int32 per dimension) and one byte per value."""
+    count = FILES[name]
+    return 16 + count * 28 * 28 if "idx3" in name else 8 + count
+
+
+def corrupt(path: Path, why: str) -> LitGansError:
+    """A damaged data file: which one, and how to get it back."""
+    if path.suffix != ".gz":
+        fix = "delete it (the .gz beside it is extracted again, or the download fetches it)"
+    elif path.is_relative_to(SHIPPED) and (SHIPPED.parent / ".git").exists():
+        fix = f"restore it with: git -C {SHIPPED.parent} checkout -- {path.relative_to(SHIPPED.parent)}"
+    else:
+        fix = f"delete it and run again to download it, or copy it from lit_gans' data/{path.parent.parent.name}/raw"
+    return LitGansError(f"{path} is corrupt ({why}); {fix}")
+
+
+def extract_shipped(data_dir: str | Path, dataset: str = "MNIST") -> bool:
     """Extracts any ``.gz`` whose idx file is missing; returns True when all four idx files are there."""
-    raw = raw_folder(data_dir)
+    raw = raw_folder(data_dir, dataset)
     for name in FILES:
-        gz = raw / f"{name}.gz"
-        if not (raw / name).is_file() and gz.is_file():
-            try:
-                extract_archive(str(gz), str(raw))
-            except (OSError, EOFError) as err:
-                (raw / name).unlink(missing_ok=True)  # no half-written idx file left behind
-                raise LitGansError(f"{gz} is corrupt ({err}); restore it from a fresh clone of lit_gans") from err
+        gz, idx = raw / f"{name}.gz", raw / name
+        if idx.is_file() or not gz.is_file():
+            continue
+        if gz.stat().st_size == 0:
+            raise corrupt(gz, "an empty file")
+        try:
+            extract_archive(str(gz), str(raw))
+        except (OSError, EOFError) as err:
+            idx.unlink(missing_ok=True)  # no half-written idx file left behind
+            raise corrupt(gz, str(err)) from err
+        if (size := idx.stat().st_size) != idx_bytes(name):  # a whole gzip stream of a cut idx file
+            idx.unlink()
+            raise corrupt(gz, f"it holds {size} bytes of {name}, expected {idx_bytes(name)}")
     return all((raw / name).is_file() for name in FILES)
 
 
-def load_split(data_dir: str | Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's shape."""
-    raw = raw_folder(data_dir)
+def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tuple[torch.Tensor, torch.Tensor]:
+    """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's size and shape."""
+    raw = raw_folder(data_dir, dataset)
     prefix = "train" if train else "t10k"
     tensors = []
     for kind, reader in (("images-idx3-ubyte", read_image_file), ("labels-idx1-ubyte", read_label_file)):
         path = raw / f"{prefix}-{kind}"
+        if (size := path.stat().st_size) != idx_bytes(path.name):
+            raise corrupt(path, f"{size} bytes, expected {idx_bytes(path.name)}")
         try:
             tensor = reader(str(path))
-        except Exception as err:  # torchvision asserts on a bad magic number, errors on a short file
-            raise LitGansError(
-                f"{path} is not a valid MNIST idx file ({type(err).__name__}: {err}); "
-                f"delete it (and its .gz if corrupt) and restore it from a fresh clone of lit_gans"
-            ) from err
+        except Exception as err:  # torchvision asserts on a bad magic number
+            raise corrupt(path, f"not a valid idx file: {type(err).__name__}: {err}") from err
         expected = FILES[path.name]
         if tensor.shape[0] != expected or (kind.startswith("images") and tuple(tensor.shape[1:]) != (28, 28)):
-            raise LitGansError(
-                f"{path} has shape {tuple(tensor.shape)}, expected {expected} items of 28x28; "
-                f"delete it and restore it from a fresh clone of lit_gans"
-            )
+            raise corrupt(path, f"shape {tuple(tensor.shape)}, expected {expected} items of 28x28")
         tensors.append(tensor)
     images, labels = tensors
     return images, labels.long()
@@ -67,14 +99,19 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     return images.unsqueeze(1).float().div(127.5).sub(1.0)
 
 
-class DeviceBatches:
-    """Shuffled training batches drawn from tensors that already live on the training device: no workers, no copies.
+class ShuffledBatches:
+    """Shuffled training batches drawn from in-memory tensors (on the CPU, or on the training device): no workers.
 
     Every epoch, all ranks draw the same permutation (seeded by ``seed + epoch``), then take every ``world``-th index
-    from their ``rank``, as DistributedSampler does; batches are normalised to [-1, 1] on the device.
+    from their ``rank``, as DistributedSampler does; batches are normalised to [-1, 1] where the tensors live.
+
+    Resumable: Lightning saves ``state_dict()`` of a training iterable that has one in each checkpoint and hands it
+    back to ``load_state_dict`` on resume. It holds the seed, the epoch and how many of its batches were drawn (the
+    loop fetches no batch ahead when the length is known), so a run resumed mid-epoch continues with the next batch
+    of the same permutation, exactly as if it had never stopped.
 
     Args:
-        images: uint8 (N, 28, 28) on the device; labels: int64 (N,) on the device.
+        images: uint8 (N, 28, 28); labels: int64 (N,); on the device that should draw the batches.
         batch_size: images per batch; the last incomplete batch is dropped.
         seed: base seed of the permutations; epoch: a callable returning the current epoch.
         rank, world: this process and the number of processes.
@@ -83,39 +120,54 @@ class DeviceBatches:
     def __init__(self, images, labels, batch_size, seed, epoch, rank=0, world=1):
         self.images, self.labels, self.batch_size = images, labels, batch_size
         self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world
+        self.drawn_epoch, self.drawn = 0, 0  # the epoch being drawn and its batches drawn so far
+        self.resume_at: tuple[int, int] | None = None  # (epoch, batches) to skip, from a checkpoint
 
     def __len__(self) -> int:
         return (len(self.images) // self.world) // self.batch_size
 
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch())
+        epoch = self.epoch()
+        skip = self.resume_at[1] if self.resume_at and self.resume_at[0] == epoch else 0
+        self.resume_at, self.drawn_epoch, self.drawn = None, epoch, skip
+        generator = torch.Generator().manual_seed(self.seed + epoch)
         order = torch.randperm(len(self.images), generator=generator)
         mine = order[self.rank :: self.world][: len(self.images) // self.world].to(self.images.device)
-        for i in range(len(self)):
+        for i in range(skip, len(self)):
             index = mine[i * self.batch_size : (i + 1) * self.batch_size]
+            self.drawn = i + 1
             yield to_unit_range(self.images[index]), self.labels[index]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "epoch": self.drawn_epoch, "batches": self.drawn}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.seed, self.resume_at = state["seed"], (state["epoch"], state["batches"])
 
 
 class MNISTDataModule(L.LightningDataModule):
     """MNIST in [-1, 1]; the 10k test split serves validation (metrics and pictures) and test.
 
     Args:
-        data_dir: folder holding ``MNIST/raw``; the default is the copy shipped in this repo.
+        data_dir: folder holding ``MNIST/raw``; None (the default) looks in the repo's ``data/`` beside the package,
+            then in the per-user cache ``~/.cache/lit_gans`` (``$XDG_CACHE_HOME``), from any working folder.
         batch_size: images per training batch on each device.
         val_batch_size: images per validation batch on each device.
-        num_workers: DataLoader worker processes (0 loads in the training process: the data is in memory).
+        num_workers: worker processes of the validation/test DataLoaders (training batches are drawn in the
+            training process from in-memory tensors; 0 is right for those too).
         download: let torchvision download MNIST when ``data_dir`` holds neither the idx files nor their .gz.
         predict_samples: how many samples ``predict`` generates (linked from ``--samples.count``).
-        device_resident: keep the training split on the training device (47 MB as uint8) and draw batches there,
-            without a DataLoader; for accelerators, where host-to-device copies and workers cost most.
+        device_resident: keep the training split on the training device (47 MB as uint8) and draw batches there;
+            for accelerators, where host-to-device copies cost most. Either way batches come from ``ShuffledBatches``.
     """
 
+    dataset = "MNIST"  # the folder under data_dir holding raw/
     img_shape = (1, 28, 28)  # linked into the model by the CLI
     num_classes = 10
 
     def __init__(
         self,
-        data_dir: str = "data",  # relative to the working folder: run from the repo root
+        data_dir: str | None = None,  # None: the repo's data/, else ~/.cache/lit_gans (any working folder)
         batch_size: int = 128,  # DCGAN and InfoGAN papers
         val_batch_size: int = 500,  # validation only feeds metrics: bigger is faster
         num_workers: int = 0,  # in-memory tensors: workers only add start-up and copy cost
@@ -132,16 +184,18 @@ class MNISTDataModule(L.LightningDataModule):
         if predict_samples <= 0:
             raise LitGansError(f"the sample count must be positive, got {predict_samples}; e.g. --samples.count 64")
         self.save_hyperparameters()
-        self.data_dir = data_dir
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir(self.dataset)
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
     def prepare_data(self) -> None:
-        if extract_shipped(self.data_dir):
+        if extract_shipped(self.data_dir, self.dataset):
             return
-        raw = raw_folder(self.data_dir)
+        raw = raw_folder(self.data_dir, self.dataset)
         expected = ", ".join(f"{name}.gz" for name in FILES)
-        if self.hparams.download and Path(self.data_dir).is_dir():
+        if self.hparams.download and self.hparams.data_dir is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)  # the per-user cache is ours to create
+        if self.hparams.download and self.data_dir.is_dir():
             try:  # users with internet and their own data_dir
                 MNIST(self.data_dir, train=True, download=True)
                 MNIST(self.data_dir, train=False, download=True)
@@ -149,39 +203,33 @@ class MNISTDataModule(L.LightningDataModule):
             except Exception as err:
                 reason = f"download failed ({type(err).__name__})"
         else:
-            reason = "the folder does not exist" if not Path(self.data_dir).is_dir() else "download is off"
+            reason = "the folder does not exist" if not self.data_dir.is_dir() else "download is off"
+        if self.hparams.data_dir is None and raw.parents[1] != SHIPPED:
+            raw = f"{raw_folder(SHIPPED, self.dataset)} or {raw}"  # both default places were looked in
         raise LitGansError(
-            f"MNIST not found in {raw} and {reason}: put {expected} there "
-            f"or pass --data.data_dir pointing to a folder that holds MNIST/raw"
+            f"{self.dataset} not found in {raw} and {reason}: put {expected} there "
+            f"or pass --data.data_dir pointing to a folder that holds {self.dataset}/raw"
         )
 
     def setup(self, stage: str) -> None:
-        if not extract_shipped(self.data_dir):
+        if not extract_shipped(self.data_dir, self.dataset):
             self.prepare_data()  # a Trainer that skipped prepare_data on this rank: same checks, same message
-        if stage == "fit" and self.train_set is None:
-            images, labels = load_split(self.data_dir, train=True)
-            # device_resident keeps uint8 (4x smaller) and normalises per batch on the device
-            self.train_set = TensorDataset(images if self.hparams.device_resident else to_unit_range(images), labels)
+        if stage == "fit" and self.train_set is None:  # uint8 (4x smaller), normalised per batch
+            self.train_set = TensorDataset(*load_split(self.data_dir, train=True, dataset=self.dataset))
         if stage in ("fit", "validate", "test") and self.val_set is None:
-            images, labels = load_split(self.data_dir, train=False)
+            images, labels = load_split(self.data_dir, train=False, dataset=self.dataset)
             self.val_set = TensorDataset(to_unit_range(images), labels)
 
-    def train_dataloader(self):
-        if self.hparams.device_resident:
-            device = self.trainer.strategy.root_device
-            images, labels = (t.to(device) for t in self.train_set.tensors)
-            seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
-            epoch = lambda: self.trainer.current_epoch  # noqa: E731
-            rank, world = self.trainer.global_rank, self.trainer.world_size
-            return DeviceBatches(images, labels, self.hparams.batch_size, seed, epoch, rank, world)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.hparams.batch_size,
-            shuffle=True,
-            drop_last=True,  # BatchNorm and the D/G balance both prefer full batches
-            num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
+    def train_dataloader(self) -> ShuffledBatches:
+        # not a DataLoader: a seeded order per epoch that can resume mid-epoch, and no per-image collation; the last
+        # incomplete batch is dropped (BatchNorm and the D/G balance both prefer full batches)
+        trainer = self.trainer
+        device = trainer.strategy.root_device if trainer and self.hparams.device_resident else torch.device("cpu")
+        images, labels = (t.to(device) for t in self.train_set.tensors)
+        seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
+        epoch = (lambda: trainer.current_epoch) if trainer else (lambda: 0)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return ShuffledBatches(images, labels, self.hparams.batch_size, seed, epoch, rank, world)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, num_workers=self.hparams.num_workers)

@@ -1,3 +1,5 @@
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,10 +31,15 @@ def run_cli(tmp_path, monkeypatch):
     return run
 
 
-def run_module(*args: str, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess:
-    """Runs ``python -m lit_gans ...`` as a user would, in a subprocess."""
+def run_module(*args: str, cwd=ROOT, timeout=600, env=None) -> subprocess.CompletedProcess:
+    """Runs ``python -m lit_gans ...`` as a user would, in a subprocess (``env``: variables to add)."""
     return subprocess.run(
-        [sys.executable, "-m", "lit_gans", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "lit_gans", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -49,3 +56,34 @@ class PoisonAt(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
             next(pl_module.discriminator.parameters()).data.fill_(float("nan"))
+
+
+class KillAt(Callback):
+    """A test-only callback: SIGKILLs its own process at the start of a given step (a machine that dies mid-run).
+
+    Args:
+        step: the global step at whose start the process dies.
+    """
+
+    def __init__(self, step: int = 3):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RecordLaunch(Callback):
+    """A test-only callback: each rank writes ``<folder>/rank<N>.txt`` naming its strategy and cluster environment.
+
+    Args:
+        folder: where the files go.
+    """
+
+    def __init__(self, folder: str = "."):
+        self.folder = folder
+
+    def on_train_start(self, trainer, pl_module):
+        strategy = trainer.strategy
+        line = f"{type(strategy).__module__}.{type(strategy).__name__} {type(strategy.cluster_environment).__name__}"
+        (Path(self.folder) / f"rank{trainer.global_rank}.txt").write_text(line)

@@ -1,9 +1,12 @@
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import CONFIGS, ROOT, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lit_gans.cli import resolve_config_args
+from lit_gans.cli import main, resolve_config_args
 from lit_gans.errors import LitGansError
 
 
@@ -69,3 +72,35 @@ def test_bad_data_dir_is_one_line_no_traceback():
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1 and "/nonexistent" in error_lines[0]
+
+
+def test_fit_from_any_folder_finds_data_and_config_and_logs_there(tmp_path):
+    args = ["--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--data.batch_size=16"]
+    result = run_module("fit", "--config", "tiny", *args, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_the_last_step_is_validated_at_the_step_of_its_pictures(run_cli, tmp_path):
+    # validations after step 4 (val_check_interval) and step 6 (max_steps, mid-epoch), each logged once
+    run_cli(
+        "fit", "--config=tiny", "--trainer.max_steps=6", "--trainer.val_check_interval=4", "--images.every_n_steps=0"
+    )
+    acc = EventAccumulator(str(tmp_path / "lightning_logs" / "version_0"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    assert [event.step for event in acc.Scalars("val/fid")] == [4, 6]
+    assert [event.step for event in acc.Images("samples")] == [4, 6]
+
+
+def test_run_outputs_written_at_the_root_are_ignored(tmp_path, monkeypatch):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    monkeypatch.chdir(tmp_path)  # plays the repo root: what a run started there writes
+    fast = ["--config=tiny", "--trainer.max_steps=2", "--trainer.limit_val_batches=0", "--data.batch_size=16"]
+    main(["fit", *fast, "--checkpoint.every_n_train_steps=1", "--images.every_n_steps=1"])
+    main(["fit", *fast, "--checkpoint.every_n_train_steps=1", "--images.every_n_steps=1", "--trainer.logger=false"])
+    main(["predict", "--config=tiny", "--ckpt_path=untrained", "--samples.count=4"])
+    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
+    assert {"checkpoints", "images", "lightning_logs", "samples.pt"} <= {Path(p).parts[0] for p in written}
+    check = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True, text=True)
+    assert set(written) - set(check.stdout.split()) == set()  # every one ignored

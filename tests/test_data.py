@@ -1,26 +1,29 @@
 import gzip
+import re
 import shutil
 
 import pytest
 import torch
 
-from lit_gans.data import FILES, DeviceBatches, MNISTDataModule, load_split, to_uint8, to_unit_range
+from lit_gans import data
+from lit_gans.data import FILES, SHIPPED, MNISTDataModule, ShuffledBatches, load_split, to_uint8, to_unit_range
 from lit_gans.errors import LitGansError
 
 
 def test_shipped_mnist_shapes_range_labels():
-    dm = MNISTDataModule(data_dir="data", batch_size=64)
+    dm = MNISTDataModule(batch_size=64)
     dm.prepare_data()
     dm.setup("fit")
     x, y = dm.train_set.tensors
-    assert x.shape == (60000, 1, 28, 28) and x.dtype == torch.float32
-    assert x.min() == -1.0 and x.max() == 1.0
+    assert x.shape == (60000, 28, 28) and x.dtype == torch.uint8  # 4x smaller; batches are normalised
+    assert x.min() == 0 and x.max() == 255
     assert torch.equal(y.unique(), torch.arange(10))
     assert y.bincount().tolist()[:3] == [5923, 6742, 5958]  # the published MNIST train label counts
     xv, yv = dm.val_set.tensors
     assert xv.shape == (10000, 1, 28, 28) and len(yv) == 10000
     images, labels = next(iter(dm.train_dataloader()))
     assert images.shape == (64, 1, 28, 28) and labels.shape == (64,)
+    assert images.dtype == torch.float32 and images.min() == -1.0 and images.max() <= 1.0
     assert dm.img_shape == (1, 28, 28) and dm.num_classes == 10
 
 
@@ -46,34 +49,96 @@ def _copy_raw(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in FILES:
-        shutil.copy(f"data/MNIST/raw/{name}.gz", raw / f"{name}.gz")
+        shutil.copy(SHIPPED / "MNIST" / "raw" / f"{name}.gz", raw / f"{name}.gz")
     return raw
 
 
-def test_wrong_magic_number(tmp_path):
+def _cut(path, size):
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def _replace_gz(path, size):
+    """A gzip file that is whole but holds only the first ``size`` bytes of the idx file."""
+    with gzip.open(path) as f:
+        content = f.read()
+    path.write_bytes(gzip.compress(content[:size]))
+
+
+def _extracted(path, content):
+    path.with_suffix("").write_bytes(content(path))
+    path.unlink()
+
+
+@pytest.mark.parametrize(
+    "name, damage, culprit",
+    [
+        ("train-labels-idx1-ubyte.gz", lambda p: _cut(p, 0), "train-labels-idx1-ubyte.gz is corrupt (an empty file)"),
+        ("train-labels-idx1-ubyte.gz", lambda p: _cut(p, 100), "train-labels-idx1-ubyte.gz is corrupt (Compressed"),
+        ("t10k-images-idx3-ubyte.gz", lambda p: _replace_gz(p, 5000), "t10k-images-idx3-ubyte.gz is corrupt (it holds"),
+        ("t10k-labels-idx1-ubyte.gz", lambda p: _extracted(p, lambda _: b""), "t10k-labels-idx1-ubyte is corrupt (0"),
+        (
+            "t10k-images-idx3-ubyte.gz",
+            lambda p: _extracted(p, lambda p: gzip.open(p).read()[:5000]),
+            "t10k-images-idx3-ubyte is corrupt (5000 bytes, expected 7840016)",
+        ),
+        (
+            "t10k-labels-idx1-ubyte.gz",
+            lambda p: _extracted(p, lambda _: b"\x00\x00\x09\x99" + bytes(10004)),
+            "t10k-labels-idx1-ubyte is corrupt (not a valid idx file",
+        ),
+    ],
+    ids=["empty-gz", "truncated-gz", "gz-of-a-cut-file", "empty-idx", "truncated-idx", "wrong-magic"],
+)
+def test_corrupt_files_are_named_never_not_found(tmp_path, name, damage, culprit):
     raw = _copy_raw(tmp_path)
-    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
-    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x09\x99" + bytes(100))
-    dm = MNISTDataModule(data_dir=str(tmp_path), download=False)
-    with pytest.raises(LitGansError, match="t10k-labels-idx1-ubyte is not a valid MNIST idx file"):
+    damage(raw / name)
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=True)  # download on: still not sent looking for it
+    with pytest.raises(LitGansError) as error:
+        dm.prepare_data()
         dm.setup("fit")
+    message = str(error.value)
+    assert culprit in message and "not found" not in message
+    fix = "run again to download it" if culprit.split()[0].endswith(".gz") else "the .gz beside it is extracted again"
+    assert fix in message
 
 
-def test_truncated_images(tmp_path):
-    raw = _copy_raw(tmp_path)
-    data = gzip.open(raw / "t10k-images-idx3-ubyte.gz").read()
-    (raw / "t10k-images-idx3-ubyte.gz").unlink()
-    (raw / "t10k-images-idx3-ubyte").write_bytes(data[: len(data) // 2])
-    with pytest.raises(LitGansError, match="t10k-images-idx3-ubyte"):
-        MNISTDataModule(data_dir=str(tmp_path), download=False).setup("validate")
+def test_a_corrupt_shipped_file_says_how_to_restore_it(monkeypatch, tmp_path):
+    raw = _copy_raw(tmp_path / "data")  # tmp_path plays a clone of the repo
+    (tmp_path / ".git").mkdir()
+    (raw / "train-labels-idx1-ubyte.gz").write_bytes(b"")
+    monkeypatch.setattr(data, "SHIPPED", tmp_path / "data")
+    expected = f"restore it with: git -C {tmp_path} checkout -- data/MNIST/raw/train-labels-idx1-ubyte.gz"
+    with pytest.raises(LitGansError, match=re.escape(expected)):
+        MNISTDataModule().prepare_data()
 
 
-def test_corrupt_gzip(tmp_path):
-    raw = _copy_raw(tmp_path)
-    gz = raw / "train-labels-idx1-ubyte.gz"
-    gz.write_bytes(gz.read_bytes()[:100])
-    with pytest.raises(LitGansError, match="train-labels-idx1-ubyte.gz is corrupt"):
-        MNISTDataModule(data_dir=str(tmp_path), download=False).prepare_data()
+def test_default_data_dir_does_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert MNISTDataModule().data_dir == SHIPPED  # the repo's copy, found beside the package
+    monkeypatch.setattr(data, "SHIPPED", tmp_path / "no-repo")  # an install without the repo's data/
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dm = MNISTDataModule(download=False)
+    assert dm.data_dir == tmp_path / "cache" / "lit_gans"
+    with pytest.raises(LitGansError, match=r"MNIST not found in .*no-repo/MNIST/raw or .*cache/lit_gans/MNIST/raw"):
+        dm.prepare_data()
+    assert MNISTDataModule(data_dir=str(tmp_path / "mine")).data_dir == tmp_path / "mine"  # the option still wins
+
+
+def test_batches_resume_mid_epoch_where_they_stopped():
+    images, labels = torch.arange(1000).to(torch.uint8).view(-1, 1, 1).expand(-1, 28, 28), torch.arange(1000)
+    epoch = [0]
+    first = ShuffledBatches(images, labels, 10, seed=3, epoch=lambda: epoch[0])
+    epoch[0] = 2
+    whole = [y for _, y in first]
+    it = iter(first)
+    drawn = [next(it)[1] for _ in range(7)]
+    state = first.state_dict()
+    assert state == {"seed": 3, "epoch": 2, "batches": 7}
+    resumed = ShuffledBatches(images, labels, 10, seed=99, epoch=lambda: epoch[0])  # a new process, another seed
+    resumed.load_state_dict(state)
+    rest = [y for _, y in resumed]
+    assert all(torch.equal(a, b) for a, b in zip(drawn + rest, whole, strict=True))  # the same epoch, once
+    assert len(list(resumed)) == 100  # the next pass is a whole epoch again
 
 
 @pytest.mark.parametrize("name", ["batch_size", "val_batch_size"])
@@ -82,9 +147,9 @@ def test_non_positive_batch_size(name):
         MNISTDataModule(**{name: 0})
 
 
-def test_device_resident_batches_shard_like_distributed_sampler():
-    images, labels = load_split("data", train=False)
-    shards = [DeviceBatches(images, labels, 100, seed=0, epoch=lambda: 0, rank=r, world=2) for r in range(2)]
+def test_batches_shard_like_distributed_sampler():
+    images, labels = load_split(SHIPPED, train=False)
+    shards = [ShuffledBatches(images, labels, 100, seed=0, epoch=lambda: 0, rank=r, world=2) for r in range(2)]
     seen = []
     for shard in shards:
         assert len(shard) == 50  # 10,000 images / 2 ranks / 100 per batch
@@ -93,7 +158,7 @@ def test_device_resident_batches_shard_like_distributed_sampler():
             seen.append(y)
     assert len(torch.cat(seen)) == 10000
     epoch = [0]
-    shard = DeviceBatches(images, labels, 100, seed=0, epoch=lambda: epoch[0])
+    shard = ShuffledBatches(images, labels, 100, seed=0, epoch=lambda: epoch[0])
     first = next(iter(shard))[1]
     epoch[0] = 1
     assert not torch.equal(first, next(iter(shard))[1])  # a new order every epoch

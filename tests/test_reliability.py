@@ -49,6 +49,17 @@ def _at_root(monkeypatch):
     "extra, match",
     [
         (["--model.class_path=lit_gans.models.Nope"], "the variants are lit_gans.models.GAN"),
+        (
+            ["--model.init_args.nosuch=3"],
+            "lit_gans.models.GAN does not accept the option 'nosuch' (--model.init_args.nosuch)",
+        ),
+        (
+            [
+                "--model.init_args.optimizer_d.class_path=torch.optim.SGD",
+                "--model.init_args.optimizer_d.init_args.bta=1",
+            ],
+            "torch.optim.SGD does not accept the option 'bta' (--model.init_args.optimizer_d.init_args.bta)",
+        ),
         (["--model.init_args.optimizer_g.init_args.lr=0"], "model.optimizer_g: learning rate must be > 0, got 0.0"),
         (["--model.init_args.optimizer_d.init_args.lr=-1"], "model.optimizer_d: Invalid learning rate"),
         (["--model.init_args.optimizer_d.init_args.betas=[0.5,1.0]"], "Invalid beta parameter at index 1: 1.0"),
@@ -59,7 +70,24 @@ def _at_root(monkeypatch):
     ],
 )
 def test_bad_config_values(capsys, tmp_path, extra, match):
-    fails_with(capsys, ["fit", "--config=dcgan", f"--trainer.default_root_dir={tmp_path}", *extra], match)
+    line = fails_with(capsys, ["fit", "--config=dcgan", f"--trainer.default_root_dir={tmp_path}", *extra], match)
+    if "does not accept" in match:
+        assert "variants" not in line  # the class is right; only the option is wrong
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_scoring_or_sampling_without_a_checkpoint_is_refused(capsys, tmp_path, monkeypatch, subcommand):
+    monkeypatch.chdir(tmp_path)  # where predict would write samples.pt and the logger its folder
+    line = fails_with(capsys, [subcommand, "--config=dcgan"], f"{subcommand} needs trained weights: pass --ckpt_path")
+    assert "--ckpt_path last" in line and "--ckpt_path untrained" in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_untrained_on_purpose(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = main(["predict", "--config=tiny", "--ckpt_path=untrained", "--samples.count=4"])
+    assert cli.trainer.state.finished and cli.trainer.ckpt_path is None
+    assert torch.load(tmp_path / "samples.pt", weights_only=True)["images"].shape == (4, 1, 28, 28)
 
 
 @pytest.mark.parametrize("categorical", ["[]", "[10,1]"])
@@ -144,32 +172,67 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
-def test_sigkill_then_resume_from_last_continues_at_the_saved_step(tmp_path):
-    proc = _start_fit(tmp_path, "--checkpoint.every_n_train_steps=5", "--model.init_args.ema_decay=0.9")
-    last = tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt"
-    _wait_for(last, proc)
-    time.sleep(1.0)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    saved = torch.load(last, weights_only=True)
-    step = saved["global_step"]
-    assert step >= 5 and step % 5 == 0
+# epochs of 8 steps, a validation after step 6 of each and at the last step, a checkpoint every 3 steps, EMA on: the
+# run ends mid-epoch 2, and the kill below lands in epoch 0, after the checkpoint and the validation of step 6
+RESUMABLE = [
+    "--trainer.max_steps=18",
+    "--trainer.accelerator=cpu",
+    "--trainer.limit_train_batches=8",
+    "--trainer.val_check_interval=6",
+    "--trainer.limit_val_batches=2",
+    "--data.val_batch_size=50",
+    "--metrics.num_eval_samples=100",
+    "--data.batch_size=8",
+    "--checkpoint.every_n_train_steps=3",
+    "--model.init_args.ema_decay=0.9",
+    "--images.every_n_steps=0",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+
+
+@pytest.mark.parametrize(
+    "config, variant",
+    [
+        ("tiny", "GAN(arch=dcgan)"),  # BatchNorm buffers and the EMA copy of G
+        ("acgan", "ACGAN"),  # its validation builds the evaluator network, drawing from the global RNG
+    ],
+)
+def test_sigkill_mid_epoch_then_resume_ends_with_the_same_weights(tmp_path, config, variant):
+    args = [f"--config=configs/{config}.yaml", *RESUMABLE]
+    if config == "acgan":
+        args += ["--model.init_args.samples_per_class=10"]
+    # one torch thread in all three runs: the same arithmetic, and no thread team stalling on a shared CPU
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        main(["fit", *args, f"--trainer.default_root_dir={tmp_path / 'alone'}"])  # the same run, left alone
+    finally:
+        torch.set_num_threads(threads)
+    alone = torch.load(tmp_path / "alone/lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
+
+    root, one_thread = tmp_path / "killed", {"OMP_NUM_THREADS": "1"}
+    tests = os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])  # conftest.KillAt
+    killed = run_module("fit", *args, f"--trainer.default_root_dir={root}", "--trainer.callbacks+=conftest.KillAt",
+                        "--trainer.callbacks.step=7", env={**one_thread, "PYTHONPATH": tests})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    saved = torch.load(root / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
+    assert saved["global_step"] == 6  # mid-epoch: batch 6 of 8, saved before the validation of step 6
     assert any(k.startswith("generator_ema.") for k in saved["state_dict"])  # EMA travels in the checkpoint
     assert {"optimizer_states", "rng"} <= saved.keys() and len(saved["optimizer_states"]) == 2
 
-    resumed = run_module(
-        "fit",
-        "--config=configs/tiny.yaml",
-        "--ckpt_path=last",
-        f"--trainer.max_steps={step + 6}",
-        "--trainer.limit_val_batches=0",
-        "--model.init_args.ema_decay=0.9",
-        f"--trainer.default_root_dir={tmp_path}",
-    )
+    resumed = run_module("fit", *args, "--ckpt_path=last", f"--trainer.default_root_dir={root}", env=one_thread)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"training GAN(arch=dcgan) from step {step}" in resumed.stdout + resumed.stderr
-    final = torch.load(tmp_path / "lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
-    assert final["global_step"] == step + 6
+    assert f"training {variant} from step 6" in resumed.stdout + resumed.stderr
+    assert "not resumable" not in resumed.stderr  # Lightning found the data order's state
+    final = torch.load(root / "lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
+    assert final["global_step"] == alone["global_step"] == 18
+    assert final["state_dict"].keys() == alone["state_dict"].keys()
+    for key, weights in alone["state_dict"].items():
+        assert torch.equal(final["state_dict"][key], weights), key  # G, D and the EMA of G, bit for bit
+    for mine, theirs in zip(final["optimizer_states"], alone["optimizer_states"], strict=True):
+        for state, expected in zip(mine["state"].values(), theirs["state"].values(), strict=True):
+            assert all(torch.equal(state[k], expected[k]) for k in expected)
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):

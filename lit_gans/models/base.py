@@ -37,6 +37,7 @@ class GANModule(LightningModule):
     paper_lr_g = 2e-4  # Radford et al. 2015; subclasses override with their paper's values
     paper_lr_d = 2e-4
     variant = "GAN"  # shown in messages about checkpoints of another variant
+    _training_rng: dict | None = None  # the training RNG, set aside while validating
 
     def __init__(
         self,
@@ -224,11 +225,18 @@ class GANModule(LightningModule):
 
     # ---- checkpoints: refuse another variant's, restore the RNG for exact resumption --------------------------
 
+    def on_validation_start(self) -> None:
+        # validation draws random numbers (KID's subsets): set the training RNG aside so the noise of the next step
+        # does not depend on whether a validation ran (a resumed run skips the one its checkpoint was saved before)
+        self._training_rng = rng_state()
+
+    def on_validation_end(self) -> None:
+        set_rng_state(self._training_rng)
+        self._training_rng = None
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["lit_gans"] = {"variant": self.variant}
-        checkpoint["rng"] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["rng"] = self._training_rng or rng_state()  # what the next training step draws
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("lit_gans", {}).get("variant", "an unknown model")
@@ -246,8 +254,19 @@ class GANModule(LightningModule):
                     f"the checkpoint's {saved} does not match the config's networks ({key}: checkpoint "
                     f"{theirs_shape}, config {ours_shape}); pass the --model.* options it was trained with"
                 )
-        rng = checkpoint.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+        set_rng_state(checkpoint.get("rng", {}))
+
+
+def rng_state() -> dict:
+    """The global RNG streams training draws its noise from (the data order has its own, in ShuffledBatches)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
