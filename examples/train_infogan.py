@@ -12,7 +12,7 @@ from lit_gans.data import MNISTDataModule
 from lit_gans.models import InfoGAN
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 5000  # generator updates (the test runs 1)
-data = MNISTDataModule(batch_size=128)  # MNIST in [-1, 1], from ./data (the repo ships it)
+data = MNISTDataModule(batch_size=128)  # MNIST in [-1, 1]; the copy the repo ships, from any folder
 model = InfoGAN()  # the paper's MNIST setup; every constructor argument is a config option too
 logger = TensorBoardLogger("lightning_logs", name="infogan")  # tensorboard --logdir lightning_logs
 trainer = Trainer(max_steps=steps, callbacks=lit_gans.default_callbacks(), logger=logger)
