@@ -225,8 +225,8 @@ def default_callbacks(
     """The callbacks a ``python -m lit_gans fit`` run gets, with the CLI's defaults, for a Trainer of your own.
 
     A fixed-noise sample grid (``SampleGrid``), FID/IS/KID at every validation (``GenerationMetrics``), ``last.ckpt``
-    every ``every_n_steps`` steps and every epoch end (``GANCheckpoint``) and on Ctrl-C (``InterruptCheckpoint``).
-    A variant's own pictures (``LatentTraversal``, ``ClassGrid``) and the predict writer are added by hand.
+    every ``every_n_steps`` steps and every epoch end (``GANCheckpoint``) and on Ctrl-C (``InterruptCheckpoint``), and
+    a validation after a last step that falls mid-epoch (``ValidateLastStep``). A variant's own pictures (``LatentTraversal``, ``ClassGrid``) and the predict writer are added by hand.
 
     Args:
         every_n_steps: pictures and ``last.ckpt`` every this many steps, besides every validation / epoch end.
@@ -238,6 +238,7 @@ def default_callbacks(
         GenerationMetrics(num_eval_samples=num_eval_samples),
         GANCheckpoint(dirpath=checkpoint_dir, save_last=True, every_n_train_steps=every_n_steps),
         InterruptCheckpoint(),
+        ValidateLastStep(),
     ]
 
 

@@ -145,10 +145,11 @@ def test_default_callbacks_are_the_clis(tmp_path, monkeypatch):
         "GenerationMetrics",
         "GANCheckpoint",
         "InterruptCheckpoint",
+        "ValidateLastStep",
     }
 
     callbacks = lit_gans.default_callbacks(every_n_steps=7, num_eval_samples=100, checkpoint_dir=str(tmp_path))
-    grid, metrics, checkpoint, interrupt = callbacks
+    grid, metrics, checkpoint, interrupt, _ = callbacks
     assert isinstance(grid, SampleGrid) and grid.every_n_steps == 7
     assert isinstance(metrics, GenerationMetrics) and metrics.num_eval_samples == 100
     assert isinstance(checkpoint, GANCheckpoint) and checkpoint._every_n_train_steps == 7
