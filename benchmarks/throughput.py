@@ -50,6 +50,8 @@ class StepTimer(Callback):
     arm can start from the same weights and draw the same batches and noise.
     """
 
+    profiler = None  # a cProfile.Profile to switch on for the timed window (benchmarks/profile_step.py sets it)
+
     def __init__(self, warmup: int = 5):
         self.warmup = warmup
         self.start = self.end = None
@@ -73,8 +75,12 @@ class StepTimer(Callback):
             now = time.perf_counter()
             if step == self.warmup:
                 self.start = now
+                if self.profiler is not None:
+                    self.profiler.enable()
             else:
                 self.end, self.timed_steps = now, step - self.warmup
+                if self.profiler is not None and step == trainer.max_steps:
+                    self.profiler.disable()
 
 
 def checksum(model) -> float:
@@ -162,7 +168,7 @@ def plain_step_for(model):
 # ---- the two arms -----------------------------------------------------------------------------------------------
 
 
-def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: str):
+def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: str, extra: list[str] = ()):
     """Img/s of ``lit_gans.cli.main`` fit, and the CLI (its model and DataModule are the plain arm's blueprint)."""
     timer = f"{StepTimer.__module__}.StepTimer"  # importable: __main__ as a script, the module name when imported
     # the progress bar writes to stdout (a terminal for users): to a file here, so the table stays readable
@@ -178,6 +184,7 @@ def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: st
                 "--checkpoint.every_n_train_steps=0",  # no periodic checkpoint inside the timed window
                 f"--trainer.default_root_dir={root}",
                 f'--trainer.callbacks+={{"class_path": "{timer}", "init_args": {{"warmup": {warmup}}}}}',
+                *extra,
             ]
         )
     timer = next(c for c in cli.trainer.callbacks if isinstance(c, StepTimer))

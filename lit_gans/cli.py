@@ -6,10 +6,18 @@ from pathlib import Path
 
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gans import models
-from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid, SampleWriter
+from lit_gans.callbacks import (
+    GANCheckpoint,
+    GenerationMetrics,
+    InterruptCheckpoint,
+    ProgressBar,
+    SampleGrid,
+    SampleWriter,
+)
 from lit_gans.data import MNISTDataModule
 from lit_gans.errors import LitGansError
 from lit_gans.models import GANModule
@@ -73,6 +81,11 @@ class GANCLI(LightningCLI):
                 "on the CPU use --trainer.precision bf16-mixed"
             )
         callbacks.append(InterruptCheckpoint())
+        given = [*(config.get("callbacks") or []), *callbacks]
+        if config.get("enable_progress_bar") is not False and not any(
+            isinstance(c, LightningProgressBar) for c in given
+        ):
+            callbacks.append(ProgressBar())  # Lightning's default redraws every step: ours on a timer
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:
