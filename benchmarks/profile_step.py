@@ -4,7 +4,8 @@ Run from the repo root: ``python benchmarks/profile_step.py [--variant gan] [--s
 
 1. Timing, no profiler: Trainer and plain runs of ``benchmarks/throughput.py`` alternate (A/B/A/B), and the median
    ms/step of each arm and of their difference is printed (on a shared CPU read the difference, not the absolutes).
-2. Breakdown: one more Trainer run under Python's cProfile, steady state only. The contributors the Trainer adds
+2. Breakdown: one more Trainer run under Python's cProfile (process CPU time, so a shared CPU's preemptions are
+   not charged to whatever function was running), steady state only. The contributors the Trainer adds
    (Lightning's hooks, the progress bar, requires_grad toggling, finiteness checks, logging, callbacks) are summed
    per step; then the top Lightning / lit_gans / tqdm functions by cumulative time. cProfile slows Python code more
    than the C++ kernels, so read the breakdown as shares of the overhead, and the timing above as its size.
@@ -18,6 +19,7 @@ import pstats
 import statistics
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -99,7 +101,7 @@ def run(argv: list[str] | None = None) -> dict:
             plain_ms.append(args.batch_size / rate * 1e3)
         extra_ms = [t - p for t, p in zip(trainer_ms, plain_ms, strict=True)]
 
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: other jobs' preemptions are not counted
         throughput.StepTimer.profiler = profiler  # the timer switches it on and off around the timed window
         try:
             throughput.run_trainer(args.variant, args.steps, args.warmup, args.batch_size, root, extra)
