@@ -13,6 +13,12 @@ For each variant the two arms alternate in one process (Trainer, plain, Trainer,
 
 Only the steady state is timed: the clock starts after ``--warmup`` steps and stops after the last one, in both
 arms. The DataModule's train loader is also timed alone, to check that the data never limits training.
+
+Each repeat's Trainer run is paired with the plain run after it: "extra ms/step" is the median over the pairs of
+(Trainer - plain) ms/step, with the spread (max - min) beside it; "noisy" marks a variant whose spread is larger than
+its effect, i.e. the machine's load moved more than the Trainer costs. A third arm, ``--compile-runs`` Trainer runs
+with ``lit_gans.callbacks.CompileNetworks`` (torch.compile of G and D), gives the "compile" column, after the
+warm-up steps (compilation happens in the first step).
 """
 
 import argparse
@@ -50,6 +56,8 @@ class StepTimer(Callback):
     arm can start from the same weights and draw the same batches and noise.
     """
 
+    profiler = None  # a cProfile.Profile to switch on for the timed window (benchmarks/profile_step.py sets it)
+
     def __init__(self, warmup: int = 5):
         self.warmup = warmup
         self.start = self.end = None
@@ -73,8 +81,12 @@ class StepTimer(Callback):
             now = time.perf_counter()
             if step == self.warmup:
                 self.start = now
+                if self.profiler is not None:
+                    self.profiler.enable()
             else:
                 self.end, self.timed_steps = now, step - self.warmup
+                if self.profiler is not None and step == trainer.max_steps:
+                    self.profiler.disable()
 
 
 def checksum(model) -> float:
@@ -162,7 +174,7 @@ def plain_step_for(model):
 # ---- the two arms -----------------------------------------------------------------------------------------------
 
 
-def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: str):
+def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: str, extra: list[str] = ()):
     """Img/s of ``lit_gans.cli.main`` fit, and the CLI (its model and DataModule are the plain arm's blueprint)."""
     timer = f"{StepTimer.__module__}.StepTimer"  # importable: __main__ as a script, the module name when imported
     # the progress bar writes to stdout (a terminal for users): to a file here, so the table stays readable
@@ -178,6 +190,7 @@ def run_trainer(variant: str, steps: int, warmup: int, batch_size: int, root: st
                 "--checkpoint.every_n_train_steps=0",  # no periodic checkpoint inside the timed window
                 f"--trainer.default_root_dir={root}",
                 f'--trainer.callbacks+={{"class_path": "{timer}", "init_args": {{"warmup": {warmup}}}}}',
+                *extra,
             ]
         )
     timer = next(c for c in cli.trainer.callbacks if isinstance(c, StepTimer))
@@ -247,9 +260,10 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3, help="runs per arm; the median is reported")
     parser.add_argument("--batch-size", type=int, default=128)  # the configs' batch size
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, as users run)")
+    parser.add_argument("--compile-runs", type=int, default=1, help="Trainer runs with compiled G and D (0: none)")
     args = parser.parse_args(argv)
-    if args.warmup < 1 or args.repeats < 1 or (args.steps is not None and args.steps < 1):
-        parser.error("--warmup, --repeats and --steps must be >= 1")
+    if args.warmup < 1 or args.repeats < 1 or (args.steps is not None and args.steps < 1) or args.compile_runs < 0:
+        parser.error("--warmup, --repeats and --steps must be >= 1, --compile-runs >= 0")
     if args.threads:  # on a CPU shared with other jobs, 1 thread is slower to disturb than a team of 2
         torch.set_num_threads(args.threads)
     os.chdir(ROOT)  # the configs' data_dir is relative to the repo root
@@ -264,20 +278,28 @@ def run(argv: list[str] | None = None) -> dict:
 
     print(
         f"\n{'variant':<8} {'steps':>5} {'trainer img/s':>13} {'plain img/s':>11} {'ratio':>6} "
-        f"{'extra ms/step':>13} {'same weights':>12} {'loader/trainer':>14}"
+        f"{'extra ms/step':>13} {'spread':>7} {'compile img/s':>13} {'compile/plain':>13} {'same weights':>12} "
+        f"{'loader/trainer':>14}"
     )
     for variant, r in results.items():
-        extra_ms = (1 / r["trainer"] - 1 / r["plain"]) * args.batch_size * 1e3  # the Trainer's cost per step
+        compiled = f"{'-':>13} {'-':>13}"
+        if r["compile"]:
+            compiled = f"{r['compile']:>13.0f} {r['compile'] / r['plain']:>13.3f}"
         print(
             f"{variant:<8} {r['steps']:>5} {r['trainer']:>13.0f} {r['plain']:>11.0f} {r['ratio']:>6.3f} "
-            f"{extra_ms:>13.2f} {'yes' if r['same_weights'] else 'NO':>12} {loader / r['trainer']:>13.0f}x"
+            f"{r['extra_ms']:>13.2f} {r['spread_ms']:>7.2f} {compiled} {'yes' if r['same_weights'] else 'NO':>12} "
+            f"{loader / r['trainer']:>13.0f}x{'  noisy: spread > effect' if r['noisy'] else ''}"
         )
         runs = "; ".join(f"{arm} {' '.join(f'{x:.0f}' for x in r[f'{arm}_runs'])}" for arm in ("trainer", "plain"))
-        print(f"{'':<8} runs: {runs}")
+        extras = " ".join(f"{x:.2f}" for x in r["extra_runs"])
+        print(f"{'':<8} runs img/s: {runs}; extra ms/step per pair: {extras}")
     fastest = max(r["trainer"] for r in results.values())
     ratios = ", ".join(f"{v} {r['ratio']:.3f}" for v, r in results.items())
+    extras = ", ".join(f"{v} {r['extra_ms']:.2f}±{r['spread_ms'] / 2:.2f}" for v, r in results.items())
+    noisy = [v for v, r in results.items() if r["noisy"]]
     print(
         f"throughput: trainer/plain ratio min {min(r['ratio'] for r in results.values()):.3f} ({ratios}); "
+        f"extra ms/step median±half-spread ({extras}){'; noisy: ' + ' '.join(noisy) if noisy else ''}; "
         f"loader {loader:.0f} img/s = {loader / fastest:.0f}x training (the fastest variant)"
     )
     for r in results.values():
@@ -291,8 +313,14 @@ def measure(variant: str, args, root: str, parser) -> dict:
     per_epoch = 60000 // args.batch_size
     if args.warmup + steps > per_epoch:
         parser.error(f"--warmup + --steps must fit in one epoch ({per_epoch} batches): no epoch end is timed")
-    trainer, plain = [], []
-    for _ in range(args.repeats):
+    trainer, plain, compiled = [], [], []
+    for i in range(max(args.repeats, args.compile_runs)):
+        if i < args.compile_runs:  # interleaved with the other arms, so a load change hits all three alike
+            compile_arm = ["--trainer.callbacks+=lit_gans.callbacks.CompileNetworks"]
+            compiled.append(run_trainer(variant, steps, args.warmup, args.batch_size, root, compile_arm)[0])
+            print(f"  {variant}: trainer with compiled G and D {compiled[-1]:.0f} img/s", flush=True)
+        if i >= args.repeats:
+            continue
         rate, cli, timer = run_trainer(variant, steps, args.warmup, args.batch_size, root)
         trainer.append(rate)
         rate, weights_plain = run_plain(cli, steps, args.warmup, timer)
@@ -303,8 +331,15 @@ def measure(variant: str, args, root: str, parser) -> dict:
             f"final weights' checksum trainer {weights_trainer:.6f}, plain {weights_plain:.6f}",
             flush=True,
         )
+    extra = [(1 / t - 1 / p) * args.batch_size * 1e3 for t, p in zip(trainer, plain, strict=True)]  # ms per step
+    extra_ms, spread_ms = statistics.median(extra), max(extra) - min(extra)
     return {
         "steps": steps,
+        "extra_ms": extra_ms,  # the Trainer's own cost per step: median over the interleaved pairs
+        "spread_ms": spread_ms,
+        "noisy": spread_ms > abs(extra_ms),
+        "extra_runs": extra,
+        "compile": statistics.median(compiled) if compiled else None,
         "trainer": statistics.median(trainer),
         "plain": statistics.median(plain),
         "ratio": statistics.median(trainer) / statistics.median(plain),

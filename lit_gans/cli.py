@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lit_gans import models
@@ -14,6 +15,7 @@ from lit_gans.callbacks import (
     GANCheckpoint,
     GenerationMetrics,
     InterruptCheckpoint,
+    ProgressBar,
     SampleGrid,
     SampleWriter,
     ValidateLastStep,
@@ -99,6 +101,11 @@ class GANCLI(LightningCLI):
                 "on the CPU use --trainer.precision bf16-mixed"
             )
         callbacks.extend([InterruptCheckpoint(), ValidateLastStep()])
+        given = [*(config.get("callbacks") or []), *callbacks]
+        if config.get("enable_progress_bar") is not False and not any(
+            isinstance(c, LightningProgressBar) for c in given
+        ):
+            callbacks.append(ProgressBar())  # Lightning's default redraws every step: ours on a timer
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:

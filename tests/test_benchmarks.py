@@ -31,15 +31,31 @@ def load(name: str):
 def test_throughput_times_both_arms_on_the_same_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the script moves to the repo root; monkeypatch moves back
     throughput = load("throughput")
-    args = ["--variants", "dcgan", "--steps", "3", "--repeats", "1", "--batch-size", "16", "--warmup", "1"]
-    result = throughput.run(args)
+    args = ["--variants", "dcgan", "--steps", "3", "--repeats", "2", "--batch-size", "16", "--warmup", "1"]
+    result = throughput.run([*args, "--compile-runs", "0"])  # inductor's compile is the slow test's business
     dcgan = result["variants"]["dcgan"]
     assert dcgan["trainer"] > 0 and dcgan["plain"] > 0
     assert dcgan["ratio"] == pytest.approx(dcgan["trainer"] / dcgan["plain"])
+    pairs = [(1 / t - 1 / p) * 16e3 for t, p in zip(dcgan["trainer_runs"], dcgan["plain_runs"], strict=True)]
+    assert dcgan["extra_runs"] == pytest.approx(pairs) and len(pairs) == 2
+    assert dcgan["spread_ms"] == pytest.approx(max(pairs) - min(pairs))
+    assert dcgan["noisy"] == (dcgan["spread_ms"] > abs(dcgan["extra_ms"]))
+    assert dcgan["compile"] is None
     assert dcgan["same_weights"]  # same start, batches and noise: the plain loop did the Trainer's work
     assert result["loader"] > 0
     out = capsys.readouterr().out
     assert "torch threads" in out and "throughput: trainer/plain ratio min" in out.splitlines()[-1]
+    assert "extra ms/step median" in out.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_throughput_compile_column(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    throughput = load("throughput")
+    args = ["--variants", "gan", "--steps", "3", "--repeats", "1", "--batch-size", "16", "--warmup", "2"]
+    gan = throughput.run([*args, "--compile-runs", "1"])["variants"]["gan"]
+    assert gan["compile"] > 0
+    assert "compiled G and D" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
