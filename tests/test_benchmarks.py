@@ -124,3 +124,15 @@ def test_compare_scores_g_and_its_ema_in_one_run(tmp_path, capsys):
     with open(out.with_suffix(".csv")) as f:
         assert len(list(csv.DictReader(f))) == 2
     assert (tmp_path / "compare_tiny.png").stat().st_size > 0
+
+
+def test_mlp_screen_prints_a_scored_line_per_checkpoint(tmp_path):
+    import subprocess
+
+    args = ["--steps", "4", "--every", "2", "--bs", "16", "--g_bn", "1", "--ema", "0.9"]
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mlp_screen.py"), *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2", "4"]
+    assert all(" IS=" in line and "| EMA IS=" in line for line in lines)
