@@ -287,7 +287,7 @@ class LatentTraversal(ImageCallback):
 
 
 class ClassGrid(ImageCallback):
-    """AC-GAN's class grid: row k = class k, column j = fixed noise vector j (the same noise down each column).
+    """The class grid of AC-GAN and cGAN: row k = class k, column j = fixed noise vector j (same noise down a column).
 
     Args:
         columns: noise vectors (columns) per class.
@@ -299,10 +299,12 @@ class ClassGrid(ImageCallback):
         self.columns = columns
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        from lit_gans.models.acgan import ACGAN
+        from lit_gans.models import ACGAN, CGAN
 
-        if not isinstance(pl_module, ACGAN):
-            raise LitGansError(f"ClassGrid draws AC-GAN classes; the model is {pl_module.variant}: remove it")
+        if not isinstance(pl_module, (ACGAN, CGAN)):
+            raise LitGansError(
+                f"ClassGrid draws the classes of AC-GAN or CGAN; the model is {pl_module.variant}: remove it"
+            )
 
     def make_images(self, pl_module):
         k = pl_module.hparams.num_classes

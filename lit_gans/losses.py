@@ -32,3 +32,57 @@ def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, log_std: torch.Tensor
         log_std = torch.zeros_like(mean)
     nll = 0.5 * ((target - mean) * torch.exp(-log_std)) ** 2 + log_std + 0.5 * math.log(2 * math.pi)
     return nll.sum(dim=1).mean()
+
+
+# ---- other loss pairs, selectable on the unconditional nets (``GAN(loss=...)``), and WGAN-GP's ------------------
+
+
+def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's hinge loss (Lim & Ye 2017; SNGAN, Miyato et al. 2018): max(0, 1 - D(x)) + max(0, 1 + D(G(z)))."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """G's loss under the hinge D: -D(G(z)) (no margin: G keeps pushing its outputs up)."""
+    return -fake_logits.mean()
+
+
+def lsgan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """LSGAN's D loss (Mao et al. 2017, eq. 2 with the 0-1 coding a=0, b=1): (D(x) - 1)^2 / 2 + D(G(z))^2 / 2."""
+    return 0.5 * (real_logits - 1.0).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
+
+
+def lsgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """LSGAN's G loss (c=1: G wants D to call its fakes real): (D(G(z)) - 1)^2 / 2."""
+    return 0.5 * (fake_logits - 1.0).pow(2).mean()
+
+
+def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's loss E[C(G(z))] - E[C(x)]: its negative is the critic's estimate of the Wasserstein distance."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """G's loss under a critic: -E[C(G(z))]."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017, eq. 3): E[(||grad C(x_hat)||_2 - 1)^2], x_hat on real-fake lines.
+
+    ``create_graph=True`` keeps the gradient in the graph, so the penalty's own backward (a double backward) reaches
+    the critic's weights. The norm is per sample, which is why the critic must not use BatchNorm (it mixes samples).
+
+    Args:
+        critic: maps images (B, C, H, W) to scores (B,).
+        real: real images; ``fake`` detached generated images of the same shape.
+        eps: interpolation weights (B,) in [0, 1]; None draws them uniformly (the paper's choice).
+    """
+    if eps is None:
+        eps = torch.rand(real.size(0), device=real.device)
+    eps = eps.view(-1, *([1] * (real.dim() - 1)))  # (B, 1, 1, 1): one weight per image
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores, x_hat, grad_outputs=torch.ones_like(scores), create_graph=True)
+    norm = grad.float().flatten(1).norm(2, dim=1)  # float32 even under bf16 autocast: the penalty is a fine margin
+    return (norm - 1.0).pow(2).mean()

@@ -6,9 +6,11 @@ the states of all processes inside ``compute``, so each one gets the same, globa
 """
 
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
@@ -180,3 +182,35 @@ def best_map_accuracy(confusion: torch.Tensor) -> float:
     counts = confusion.detach().double().cpu().numpy()
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return float(counts[rows, cols].sum() / max(counts.sum(), 1.0))
+
+
+class SampleAccuracy(MulticlassAccuracy):
+    """``val/sample_accuracy`` of class-conditional generators (AC-GAN, cGAN): are the samples of the asked class?
+
+    The shipped evaluator classifies ``samples_per_class`` generated images of every class, drawn from a fixed seed,
+    against the labels they were generated for. Under DDP each rank draws its share and ``compute`` syncs the counts.
+
+    Args:
+        num_classes: number of classes.
+        samples_per_class: generated images per class at each measurement.
+        seed: seed of the generated set (rank r uses seed + r).
+    """
+
+    def __init__(self, num_classes: int, samples_per_class: int = 1000, seed: int = 4321):
+        super().__init__(num_classes, average="micro")
+        self.samples_per_class, self.seed = samples_per_class, seed
+        self._frozen = {}  # the evaluator lives in a dict: not a submodule, so not in checkpoints
+
+    @torch.no_grad()
+    def measure(self, generate: Callable[[torch.Tensor, torch.Generator], torch.Tensor], rank: int = 0, world: int = 1):
+        """The accuracy over all ranks; ``generate(labels, rng)`` returns images (n, C, H, W) in [-1, 1]."""
+        if "evaluator" not in self._frozen:
+            self._frozen["evaluator"] = load_evaluator()
+        evaluator = self._frozen["evaluator"].to(self.device)
+        labels = torch.arange(self.num_classes).repeat(self.samples_per_class)[rank::world]  # this rank's share
+        rng = torch.Generator().manual_seed(self.seed + rank)
+        for chunk in labels.split(1000):
+            self.update(evaluator(generate(chunk, rng)), chunk.to(self.device))
+        value = self.compute()
+        self.reset()
+        return value

@@ -269,3 +269,73 @@ class ACGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(x)
         return self.source(h).squeeze(1), self.classes(h)
+
+
+# ---- conditional GAN (Mirza & Osindero 2014) with a projection D (Miyato & Koyama 2018) ----------------------------
+
+
+class ProjectionDiscriminator(nn.Module):
+    """D(x, y) = w . h(x) + embed(y) . h(x) on the InfoGAN trunk h: the label meets D's features, not its pixels.
+
+    Args:
+        num_classes: number of labels y.
+        channels: image channels.
+    """
+
+    def __init__(self, num_classes: int, channels: int = 1):
+        super().__init__()
+        self.trunk = InfoGANTrunk(channels)
+        self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the unconditional part: is x a digit at all
+        self.embed = nn.Embedding(num_classes, InfoGANTrunk.out_features)  # the conditional part: is x this digit
+        init_weights(self.source)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # small, like every other weight: D starts unconditional
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(x)  # (B, 1024)
+        return self.source(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)  # (B,) logits
+
+
+# ---- WGAN-GP (Gulrajani et al. 2017): a critic without BatchNorm ---------------------------------------------------
+
+
+class DCCritic(nn.Module):
+    """DCGAN's D for 28x28 with LayerNorm in place of BatchNorm, read out as one unbounded score per image.
+
+    The gradient penalty is taken per sample; BatchNorm would make each score depend on the rest of the batch, so
+    the paper drops it from the critic and recommends layer normalisation (section 4); LayerNorm normalises each
+    image's feature maps on their own.
+
+    Args:
+        channels: image channels.
+        width: feature maps of the first layer (then 2x).
+    """
+
+    def __init__(self, channels: int = 1, width: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1),  # (B, w, 14, 14)
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width, width * 2, 4, 2, 1),  # (B, 2w, 7, 7)
+            nn.LayerNorm([width * 2, 7, 7]),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(width * 2, 1, 7, 1, 0),  # (B, 1, 1, 1)
+        )
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()  # (B,) scores
+
+
+# ---- spectral normalisation (Miyato et al. 2018), applied to a built D --------------------------------------------
+
+
+def spectral_norm_(module: nn.Module) -> nn.Module:
+    """Puts every Linear and (transposed) convolution of ``module`` under spectral normalisation, in place.
+
+    Each weight is divided by its largest singular value, estimated by one power iteration per forward in training
+    mode (``torch.nn.utils.parametrizations.spectral_norm``), so every layer is 1-Lipschitz.
+    """
+    layers = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    for m in layers:
+        nn.utils.parametrizations.spectral_norm(m)
+    return module

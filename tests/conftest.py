@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from lightning import Callback
 
 from lit_gans.cli import main
@@ -18,6 +19,11 @@ FAST = [
     "--metrics.num_eval_samples=200",
     "--data.batch_size=16",
 ]
+
+
+def batches_per_step(config: Path) -> int:
+    """Batches one generator step takes under a config (its d_steps): ``fast_dev_run`` with that many gives a G step."""
+    return yaml.safe_load(config.read_text())["model"]["init_args"].get("d_steps", 1)
 
 
 @pytest.fixture

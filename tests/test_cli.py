@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, ROOT, run_module
+from conftest import CONFIGS, ROOT, batches_per_step, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lit_gans.cli import main, resolve_config_args
@@ -18,8 +18,8 @@ def events(log_dir):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_every_config_fits(run_cli, config):
-    cli = run_cli("fit", f"--config={config}", "--trainer.fast_dev_run=true")
-    assert cli.trainer.global_step == 1  # one generator update
+    cli = run_cli("fit", f"--config={config}", f"--trainer.fast_dev_run={batches_per_step(config)}")
+    assert cli.trainer.global_step == 1  # one generator update (after d_steps discriminator updates)
     assert torch.isfinite(torch.stack([p.detach().sum() for p in cli.model.parameters()])).all()
 
 

@@ -9,7 +9,7 @@ import torch
 from lit_gans.data import load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.evaluator import load_evaluator
-from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics
+from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics, SampleAccuracy
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,22 @@ def test_not_in_a_lightning_state_dict(real):
     holder.metrics.update_real(real[:20])
     assert set(holder.state_dict()) == {"layer.weight", "layer.bias"}
     assert [name for name, _ in holder.named_modules()] == ["", "layer"]
+
+
+def test_sample_accuracy_scores_the_asked_classes():
+    images, labels = load_split("data", train=False)
+    images = to_unit_range(images[:2000])
+    by_class = [images[labels[:2000] == k][:20] for k in range(10)]  # 20 real test digits of every class
+
+    def real_digits(offset):  # a "generator" that draws real digits of class (asked + offset) mod 10
+        def generate(asked, rng):
+            return torch.stack([by_class[(k + offset) % 10][i % 20] for i, k in enumerate(asked.tolist())])
+
+        return generate
+
+    metric = SampleAccuracy(num_classes=10, samples_per_class=20)
+    assert metric.measure(real_digits(0)) >= 0.97  # the evaluator's accuracy on real digits
+    assert metric.measure(real_digits(1)) <= 0.03  # every sample of the wrong class
+    assert metric.update_count == 0  # reset after each measurement: one validation does not leak into the next
+    halves = [SampleAccuracy(10, 20).measure(real_digits(0), rank=r, world=2) for r in (0, 1)]
+    assert all(h >= 0.95 for h in halves)  # each rank draws its own share (rank::world) of every class

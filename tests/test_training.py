@@ -2,12 +2,13 @@
 
 import pytest
 import torch
-from conftest import CONFIGS, run_module
+from conftest import CONFIGS, batches_per_step, run_module
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem != "tiny"], ids=lambda p: p.stem)
 def test_bf16_mixed_every_variant(run_cli, config):
-    cli = run_cli("fit", f"--config={config}", "--trainer.fast_dev_run=true", "--trainer.precision=bf16-mixed")
+    dev_run = f"--trainer.fast_dev_run={batches_per_step(config)}"
+    cli = run_cli("fit", f"--config={config}", dev_run, "--trainer.precision=bf16-mixed")
     assert cli.trainer.global_step == 1
     assert all(torch.isfinite(p).all() for p in cli.model.parameters())
 

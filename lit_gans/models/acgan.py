@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gans import losses, nets
 from lit_gans.errors import LitGansError
-from lit_gans.evaluator import load_evaluator
+from lit_gans.metrics import SampleAccuracy
 from lit_gans.models.base import GANModule
 
 
@@ -59,8 +59,7 @@ class ACGAN(GANModule):
         self.generator = nets.InfoGANGenerator(latent_dim + num_classes, img_shape[0])
         self.discriminator = nets.ACGANDiscriminator(num_classes, img_shape[0])
         self.d_class_accuracy = MulticlassAccuracy(num_classes, average="micro")  # synced under DDP
-        self.sample_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self._frozen = {}  # the evaluator lives in a dict: not a submodule, so not in checkpoints
+        self.sample_accuracy = SampleAccuracy(num_classes, samples_per_class)
         self.init_ema()
 
     def latent(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -128,16 +127,10 @@ class ACGAN(GANModule):
         self.d_class_accuracy.reset()
         if self.trainer.sanity_checking:
             return
-        if "evaluator" not in self._frozen:
-            self._frozen["evaluator"] = load_evaluator()
-        evaluator = self._frozen["evaluator"].to(self.device)
-        # this rank's share of samples_per_class images of every class, from a fixed seed
-        world, rank = self.trainer.world_size, self.global_rank
-        labels = torch.arange(self.hparams.num_classes).repeat(self.hparams.samples_per_class)[rank::world]
-        rng = torch.Generator().manual_seed(4321 + rank)
-        for chunk in labels.split(1000):
-            noise = torch.randn(len(chunk), self.hparams.latent_dim, generator=rng)
-            images = self.sampling_generator(self.latent(noise, chunk).to(self.device))
-            self.sample_accuracy.update(evaluator(images), chunk.to(self.device))
-        self.log("val/sample_accuracy", self.sample_accuracy.compute(), prog_bar=True)
-        self.sample_accuracy.reset()
+        accuracy = self.sample_accuracy.measure(self.draw_classes, self.global_rank, self.trainer.world_size)
+        self.log("val/sample_accuracy", accuracy, prog_bar=True)
+
+    def draw_classes(self, labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Images of the given classes from the sampling G, noise from ``rng`` (what ``val/sample_accuracy`` scores)."""
+        noise = torch.randn(len(labels), self.hparams.latent_dim, generator=rng)
+        return self.sampling_generator(self.latent(noise, labels).to(self.device))

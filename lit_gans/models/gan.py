@@ -13,14 +13,21 @@ ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (ge
     "mlp": lambda z, shape: (nets.MLPGenerator(z, shape), nets.MLPDiscriminator(shape)),
     "dcgan": lambda z, shape: (nets.DCGenerator(z, shape[0]), nets.DCDiscriminator(shape[0])),
 }
+LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
+    "bce": (losses.d_loss, losses.g_loss),  # Goodfellow et al. 2014, with the non-saturating G loss
+    "hinge": (losses.hinge_d_loss, losses.hinge_g_loss),  # as in SNGAN (Miyato et al. 2018)
+    "lsgan": (losses.lsgan_d_loss, losses.lsgan_g_loss),  # least squares (Mao et al. 2017)
+}
 
 
 class GAN(GANModule):
-    """The minimax GAN with the non-saturating generator loss.
+    """The unconditional GAN: the minimax game with the non-saturating generator loss, or another loss pair.
 
     Args:
         arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (all-convolutional, BatchNorm).
         latent_dim: size of the noise z ~ N(0, I).
+        loss: "bce" (the GAN paper's, G non-saturating), "hinge" (SNGAN's) or "lsgan" (least squares).
+        spectral_norm: spectrally normalise every layer of D (Miyato et al. 2018).
         img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
     """
 
@@ -28,6 +35,8 @@ class GAN(GANModule):
         self,
         arch: Literal["mlp", "dcgan"] = "dcgan",
         latent_dim: int = 100,  # DCGAN paper: 100-dimensional z
+        loss: Literal["bce", "hinge", "lsgan"] = "bce",
+        spectral_norm: bool = False,
         *,
         img_shape: tuple[int, int, int] = (1, 28, 28),
         num_classes: int = 10,
@@ -47,6 +56,9 @@ class GAN(GANModule):
         if latent_dim < 1:
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         self.generator, self.discriminator = ARCHS[arch](latent_dim, img_shape)
+        if spectral_norm:
+            nets.spectral_norm_(self.discriminator)
+        self.d_loss, self.g_loss = LOSSES[loss]
         self.init_ema()
 
     @property
@@ -62,20 +74,22 @@ class GAN(GANModule):
         z = torch.randn(real.size(0), self.hparams.latent_dim, device=self.device)
         fake = self.generator(z)  # computed once, used by both updates
 
-        # D: maximise log D(x) + log(1 - D(G(z)))
+        # D: maximise log D(x) + log(1 - D(G(z))) (bce), or the chosen loss's D objective
         with self.toggled_optimizer(opt_d):
             d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
-            loss_d = losses.d_loss(d_real, d_fake)
+            loss_d = self.d_loss(d_real, d_fake)
             self.check_finite("loss/d", loss_d)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
             opt_d.step()
-        logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
+        # D(x), D(G(z)): probabilities under bce; under hinge and lsgan D's raw outputs (targets +-1, and 1 / 0)
+        readout = torch.sigmoid if self.hparams.loss == "bce" else torch.clone
+        logs = {"loss/d": loss_d, "D(x)": readout(d_real.detach()).mean(), "D(G(z))": readout(d_fake.detach()).mean()}
 
-        # G: maximise log D(G(z)) (non-saturating), every d_steps batches
+        # G: maximise log D(G(z)) (non-saturating) or the chosen loss's G objective, every d_steps batches
         if (batch_idx + 1) % self.hparams.d_steps == 0:
             with self.toggled_optimizer(opt_g):
-                loss_g = losses.g_loss(self.discriminator(fake))
+                loss_g = self.g_loss(self.discriminator(fake))
                 self.check_finite("loss/g", loss_g)
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(loss_g)
