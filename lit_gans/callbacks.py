@@ -229,7 +229,8 @@ def default_callbacks(
     A fixed-noise sample grid (``SampleGrid``), FID/IS/KID at every validation (``GenerationMetrics``), ``last.ckpt``
     every ``every_n_steps`` steps and every epoch end (``GANCheckpoint``) and on Ctrl-C (``InterruptCheckpoint``), and
     a validation after a last step that falls mid-epoch (``ValidateLastStep``). A variant's own pictures
-    (``LatentTraversal``, ``ClassGrid``) and the predict writer are added by hand.
+    (``LatentTraversal``, ``ClassGrid``), the predict writer and the CLI's timed ``ProgressBar`` are added by hand
+    (the bar only where the Trainer shows one: Lightning refuses a bar callback with ``enable_progress_bar=False``).
 
     Args:
         every_n_steps: pictures and ``last.ckpt`` every this many steps, besides every validation / epoch end.
