@@ -2,8 +2,10 @@
 for the trained G and its EMA copy, plus a picture row per variant.
 
 Run from anywhere: ``python benchmarks/compare.py [--configs gan dcgan infogan acgan] [--steps 2340] [--seed 0]
-[--out docs/compare]``. Each config is trained through ``lit_gans.cli.main`` for ``--steps`` generator steps with
-``--model.init_args.ema_decay`` (default 0.999) and no validation during training; then the run is validated twice,
+[--out docs/compare] [--log-dir DIR] [--val-every-n-epochs N]``. Each config is trained through ``lit_gans.cli.main``
+for ``--steps`` generator steps with ``--model.init_args.ema_decay`` (default 0.999) and no validation during training
+(``--val-every-n-epochs N`` validates every N epochs instead, to log a curve such as WGAN-GP's ``val/wasserstein``;
+``--log-dir`` keeps each run's TensorBoard logs under ``DIR/<config>``); then the run is validated twice,
 once sampling from G and once from its EMA copy (the EMA does not touch training, so one run gives both). Rows are
 appended to ``<out>.csv`` as each config finishes (a run that is interrupted keeps the rows before it), and
 ``<out>.png`` shows 10 samples per variant from the EMA copy. Further ``--trainer.*``/``--data.*`` arguments go to
@@ -28,8 +30,9 @@ MEASURES = ["val/code_accuracy", "val/sample_accuracy", "val/wasserstein"]  # ea
 FIELDS = ["config", "steps", "seed", "sampler", "fid", "is", "kid", "measure", "value", "wall_s"]
 
 
-def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list[str]):
-    """Fits ``config`` for ``steps`` generator steps without validation; returns (cli, wall seconds of the fit)."""
+def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list[str], val_every: int = 100000):
+    """Fits ``config`` for ``steps`` generator steps, validating every ``val_every`` epochs (by default never);
+    returns (cli, wall seconds of the fit)."""
     start = time.perf_counter()
     cli = cli_main(
         [
@@ -38,7 +41,7 @@ def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list
             f"--seed_everything={seed}",
             f"--trainer.max_steps={steps}",
             "--trainer.max_epochs=-1",  # --steps decides, whatever the config's epoch count
-            "--trainer.check_val_every_n_epoch=100000",  # no validation inside the budget: it is scored after
+            f"--trainer.check_val_every_n_epoch={val_every}",  # by default none inside the budget: scored after
             "--trainer.num_sanity_val_steps=0",
             "--trainer.enable_progress_bar=false",
             f"--model.init_args.ema_decay={ema}",
@@ -111,19 +114,25 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--ema", type=float, default=0.999, help="EMA decay of the second sampler")
     parser.add_argument("--num-eval-samples", type=int, default=10000)
     parser.add_argument("--out", default="docs/compare", help="output path without suffix (CSV rows are appended)")
+    parser.add_argument("--log-dir", help="keep each run's logs under LOG_DIR/<config> (default: a temporary folder)")
+    parser.add_argument("--val-every-n-epochs", type=int, default=100000, help="validate during training too")
     args, extra = parser.parse_known_args(argv)
     if args.steps < 1:
         parser.error("--steps must be >= 1")
+    if args.val_every_n_epochs < 1:
+        parser.error("--val-every-n-epochs must be >= 1")
     out = Path(args.out).resolve()
+    log_dir = Path(args.log_dir).resolve() if args.log_dir else None  # before the chdir below
     out.parent.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
 
     all_rows, pictures = [], []
     for config in args.configs:
-        with tempfile.TemporaryDirectory() as root:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = str(log_dir / config) if log_dir else tmp
             extra_all = [f"--metrics.num_eval_samples={args.num_eval_samples}", *extra]
-            cli, wall = train(config, args.steps, args.seed, args.ema, root, extra_all)
+            cli, wall = train(config, args.steps, args.seed, args.ema, root, extra_all, args.val_every_n_epochs)
             rows = rows_for(config, args.steps, args.seed, wall, score(cli))
             pictures.append(picture_row(cli))
         append_rows(out.with_suffix(".csv"), rows)

@@ -118,12 +118,15 @@ def test_compare_scores_g_and_its_ema_in_one_run(tmp_path, capsys):
     compare = load("compare")
     out = tmp_path / "compare"
     fast = ["--trainer.limit_val_batches=2", "--data.val_batch_size=100", "--data.batch_size=16"]
-    rows = compare.run(["--configs", "tiny", "--steps", "3", "--num-eval-samples", "100", "--out", str(out), *fast])
+    logs = tmp_path / "logs"
+    argv = ["--configs", "tiny", "--steps", "3", "--num-eval-samples", "100", "--out", str(out), "--log-dir", str(logs)]
+    rows = compare.run([*argv, *fast])
     assert [(r["config"], r["sampler"]) for r in rows] == [("tiny", "G"), ("tiny", "EMA")]
     assert rows[0]["fid"] != rows[1]["fid"]  # two generators scored, not one twice
     with open(out.with_suffix(".csv")) as f:
         assert len(list(csv.DictReader(f))) == 2
     assert (tmp_path / "compare_tiny.png").stat().st_size > 0
+    assert list((logs / "tiny").rglob("events.out.tfevents.*"))  # --log-dir keeps the run's TensorBoard logs
 
 
 def test_mlp_screen_prints_a_scored_line_per_checkpoint(tmp_path):
