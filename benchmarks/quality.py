@@ -4,7 +4,8 @@ Run from the repo root: ``python benchmarks/quality.py --config dcgan --steps 30
 docs/quality_dcgan]``. It trains through ``lit_gans.cli.main`` with validation every ``--every`` generator steps,
 reads the metrics back from the run's TensorBoard event file and writes ``<out>.csv`` and ``<out>.png``.
 Any further ``--trainer.*``/``--model.*``/... arguments go to the CLI unchanged, e.g.
-``--trainer.limit_val_batches 4`` for a faster, noisier real-image reference.
+``--trainer.limit_val_batches 4`` for a faster, noisier real-image reference. ``--from-logs DIR`` skips training
+and draws the CSV and plot from a run that already logged its validations (e.g. one kept by ``compare.py --log-dir``).
 """
 
 import argparse
@@ -24,6 +25,7 @@ from lit_gans.cli import main as cli_main
 ROOT = Path(__file__).resolve().parents[1]  # configs and data/ are found from the repo root
 # the generation metrics every variant logs, then InfoGAN's and AC-GAN's own measures (written when logged)
 COLUMNS = ["val/fid", "val/is", "val/kid", "val/code_accuracy", "val/sample_accuracy", "val/d_class_accuracy"]
+COLUMNS += ["val/wasserstein"]
 
 
 def train(config: str, steps: int, every: int, samples: int, root: str, extra: list[str]) -> Path:
@@ -100,6 +102,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="output path without suffix (default: docs/quality_<config>)")
     parser.add_argument("--root", default=None, help="log folder (default: a temporary folder, deleted after)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, as users run)")
+    parser.add_argument("--from-logs", default=None, help="a run's log folder: plot it, no training")
     args, extra = parser.parse_known_args(argv)
     if args.steps < 1 or not 1 <= args.every <= args.steps:
         parser.error("--steps must be >= 1 and --every in 1..steps")
@@ -108,13 +111,16 @@ def run(argv: list[str] | None = None) -> dict:
     name = Path(args.config).stem
     out = Path(args.out or f"docs/quality_{name}").resolve()  # resolved before moving to the repo root
     root_arg = Path(args.root).resolve() if args.root else None
+    from_logs = Path(args.from_logs).resolve() if args.from_logs else None
+    if from_logs and not list(from_logs.glob("events.out.tfevents.*")):
+        parser.error(f"--from-logs {args.from_logs}: no TensorBoard event file there; pass a run's version_N folder")
     os.chdir(ROOT)  # the configs' data_dir is relative to the repo root
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")  # our own argv, not the CLI's
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = root_arg or Path(tmp)
-        log_dir = train(args.config, args.steps, args.every, args.num_eval_samples, str(root), extra)
+        log_dir = from_logs or train(args.config, args.steps, args.every, args.num_eval_samples, str(root), extra)
         columns, rows = read_metrics(log_dir)
     wall = time.perf_counter() - start
     if not rows:

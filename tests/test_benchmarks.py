@@ -89,6 +89,11 @@ def test_quality_writes_one_row_per_validation(tmp_path, monkeypatch, capsys, co
     assert all(float(row["val/fid"]) > 0 for row in rows)
     assert out.with_suffix(".png").stat().st_size > 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"quality: {config} step 4:")
+    (version,) = (tmp_path / "runs").rglob("version_*")  # the same run, drawn again from its logs alone
+    again = quality.run(["--config", config, "--from-logs", str(version), "--out", str(tmp_path / "again")])
+    assert [row["step"] for row in again["rows"]] == [2, 4] and again["rows"][-1]["val/fid"] > 0
+    with pytest.raises(SystemExit):  # a folder without an event file is refused, nothing trained
+        quality.run(["--from-logs", str(tmp_path), "--out", str(tmp_path / "none")])
 
 
 def test_quality_plot_says_how_to_install_matplotlib(tmp_path, monkeypatch):
