@@ -8,8 +8,8 @@ for ``--steps`` generator steps with ``--model.init_args.ema_decay`` (default 0.
 ``--log-dir`` keeps each run's TensorBoard logs under ``DIR/<config>``); then the run is validated twice,
 once sampling from G and once from its EMA copy (the EMA does not touch training, so one run gives both). Rows are
 appended to ``<out>.csv`` as each config finishes (a run that is interrupted keeps the rows before it), and
-``<out>.png`` shows 10 samples per variant from the EMA copy. Further ``--trainer.*``/``--data.*`` arguments go to
-the CLI unchanged.
+``<out>.png`` shows 10 samples from the EMA copy for every config in the CSV (so configs can be run
+one at a time). Further ``--trainer.*``/``--data.*`` arguments go to the CLI unchanged.
 """
 
 import argparse
@@ -127,23 +127,31 @@ def run(argv: list[str] | None = None) -> list[dict]:
     os.chdir(ROOT)
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
 
-    all_rows, pictures = [], []
+    all_rows, rows_dir = [], out.with_name(f"{out.name}_rows")  # each config's picture row, kept between runs
     for config in args.configs:
         with tempfile.TemporaryDirectory() as tmp:
             root = str(log_dir / config) if log_dir else tmp
             extra_all = [f"--metrics.num_eval_samples={args.num_eval_samples}", *extra]
             cli, wall = train(config, args.steps, args.seed, args.ema, root, extra_all, args.val_every_n_epochs)
             rows = rows_for(config, args.steps, args.seed, wall, score(cli))
-            pictures.append(picture_row(cli))
+            picture = picture_row(cli)
         append_rows(out.with_suffix(".csv"), rows)
         all_rows += rows
         for row in rows:
             print("compare: " + " ".join(f"{k}={row[k]}" for k in FIELDS), flush=True)
-    grid = make_grid(torch.cat(pictures), nrow=len(pictures[0]), padding=2, pad_value=1.0)
-    png = out.with_name(f"{out.name}_{'_'.join(args.configs)}.png")
-    save_image(grid, png)
-    print(f"compare: wrote {out.with_suffix('.csv')} and {png}")
+        rows_dir.mkdir(exist_ok=True)
+        torch.save(picture, rows_dir / f"{config}.pt")
+        save_picture(out, rows_dir)  # every variant scored so far, so an interrupted run keeps its picture
+    print(f"compare: wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
     return all_rows
+
+
+def save_picture(out: Path, rows_dir: Path) -> None:
+    """One row of samples per config in the CSV (in its order, each config's latest run), as ``<out>.png``."""
+    with open(out.with_suffix(".csv")) as f:
+        configs = list(dict.fromkeys(row["config"] for row in csv.DictReader(f)))
+    rows = [torch.load(rows_dir / f"{c}.pt") for c in configs if (rows_dir / f"{c}.pt").exists()]
+    save_image(make_grid(torch.cat(rows), nrow=len(rows[0]), padding=2, pad_value=1.0), out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def test_compare_scores_g_and_its_ema_in_one_run(tmp_path, capsys):
     assert rows[0]["fid"] != rows[1]["fid"]  # two generators scored, not one twice
     with open(out.with_suffix(".csv")) as f:
         assert len(list(csv.DictReader(f))) == 2
-    assert (tmp_path / "compare_tiny.png").stat().st_size > 0
+    assert (tmp_path / "compare.png").stat().st_size > 0
     assert list((logs / "tiny").rglob("events.out.tfevents.*"))  # --log-dir keeps the run's TensorBoard logs
 
 
