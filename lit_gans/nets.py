@@ -81,66 +81,15 @@ class MLPDiscriminator(nn.Module):
         return self.net(x).squeeze(1)  # (B,) logits
 
 
-# ---- DCGAN (Radford et al. 2015) for 28x28: all-convolutional, strided, BatchNorm ---------------------------------
-
-
-class DCGenerator(nn.Module):
-    """z as a 1x1 map -> 7x7 -> 14x14 -> 28x28 by transposed convolutions; BN + ReLU, Tanh output (no BN there).
-
-    Args:
-        latent_dim: size of z.
-        channels: image channels.
-        width: feature maps of the last hidden layer (the first has 4x, then 2x).
-    """
-
-    def __init__(self, latent_dim: int, channels: int = 1, width: int = 64):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.net = nn.Sequential(
-            nn.ConvTranspose2d(latent_dim, width * 4, 7, 1, 0, bias=False),  # (B, 4w, 7, 7)
-            nn.BatchNorm2d(width * 4),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(width * 4, width * 2, 4, 2, 1, bias=False),  # (B, 2w, 14, 14)
-            nn.BatchNorm2d(width * 2),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(width * 2, channels, 4, 2, 1),  # (B, C, 28, 28)
-            nn.Tanh(),
-        )
-        init_weights(self)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z[:, :, None, None])
-
-
-class DCDiscriminator(nn.Module):
-    """28x28 -> 14x14 -> 7x7 by strided convolutions (no pooling), LeakyReLU 0.2, BN except on the input layer.
-
-    Args:
-        channels: image channels.
-        width: feature maps of the first layer (then 2x).
-    """
-
-    def __init__(self, channels: int = 1, width: int = 64):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1),  # (B, w, 14, 14), no BN on D's input layer
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),  # (B, 2w, 7, 7)
-            nn.BatchNorm2d(width * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width * 2, 1, 7, 1, 0),  # (B, 1, 1, 1): the 7x7 map read out by one conv
-        )
-        init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()  # (B,) logits
-
-
-# ---- InfoGAN (Chen et al. 2016, Table 1 / Appendix C), also used by AC-GAN -------------------------------------
+# ---- the DCGAN authors' MNIST networks (Radford et al. 2015, dcgan_code/mnist), which InfoGAN (Chen et al. 2016,
+# Appendix C) took over: used by DCGAN, InfoGAN, AC-GAN, cGAN and, with LayerNorm in D, WGAN-GP ------------------
 
 
 class InfoGANGenerator(nn.Module):
     """FC 1024-BN-ReLU -> FC 7x7x128-BN-ReLU -> 4x4 up-conv 64 s2 BN ReLU -> 4x4 up-conv 1 s2 Tanh.
+
+    DCGAN's G for MNIST as its authors wrote it (dcgan_code/mnist: two fully connected layers, then two transposed
+    convolutions), and InfoGAN's (Appendix C).
 
     Args:
         latent_dim: size of the whole input (noise plus codes or class one-hot).
@@ -174,24 +123,29 @@ class InfoGANGenerator(nn.Module):
 class InfoGANTrunk(nn.Module):
     """D's body, shared by its heads: 4x4 conv 64 s2 LReLU (no BN) -> 4x4 conv 128 s2 BN LReLU -> FC 1024 BN LReLU.
 
+    DCGAN's D for MNIST as its authors wrote it (dcgan_code/mnist), and InfoGAN's. The fully connected 1024 layer
+    is what makes it work at 28x28: read out linearly from the 7x7 maps (the seed's all-convolutional D), D was too
+    weak to teach G (FID 19.3 against 9.0 at step 600 with the same G; README, DCGAN).
+
     Args:
         channels: image channels.
-        slope: LeakyReLU slope (0.1 in the paper).
+        slope: LeakyReLU slope (0.1 in InfoGAN's paper, 0.2 in DCGAN's).
+        layer_norm: LayerNorm in place of BatchNorm (a critic for the gradient penalty scores each image alone).
     """
 
     out_features = 1024
 
-    def __init__(self, channels: int = 1, slope: float = 0.1):
+    def __init__(self, channels: int = 1, slope: float = 0.1, layer_norm: bool = False):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
             nn.LeakyReLU(slope, inplace=True),
-            nn.Conv2d(64, 128, 4, 2, 1, bias=False),  # (B, 128, 7, 7)
-            nn.BatchNorm2d(128),
+            nn.Conv2d(64, 128, 4, 2, 1, bias=layer_norm),  # (B, 128, 7, 7); BN has the bias, LayerNorm too
+            nn.LayerNorm([128, 7, 7]) if layer_norm else nn.BatchNorm2d(128),
             nn.LeakyReLU(slope, inplace=True),
             nn.Flatten(),
             nn.Linear(128 * 7 * 7, 1024, bias=False),  # (B, 1024)
-            nn.BatchNorm1d(1024),
+            nn.LayerNorm(1024) if layer_norm else nn.BatchNorm1d(1024),
             nn.LeakyReLU(slope, inplace=True),
         )
         init_weights(self)
@@ -295,35 +249,28 @@ class ProjectionDiscriminator(nn.Module):
         return self.source(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)  # (B,) logits
 
 
-# ---- WGAN-GP (Gulrajani et al. 2017): a critic without BatchNorm ---------------------------------------------------
+# ---- one real/fake output on the trunk: DCGAN's D, and WGAN-GP's critic (Gulrajani et al. 2017) ------------------
 
 
-class DCCritic(nn.Module):
-    """DCGAN's D for 28x28 with LayerNorm in place of BatchNorm, read out as one unbounded score per image.
-
-    The gradient penalty is taken per sample; BatchNorm would make each score depend on the rest of the batch, so
-    the paper drops it from the critic and recommends layer normalisation (section 4); LayerNorm normalises each
-    image's feature maps on their own.
+class DCDiscriminator(nn.Module):
+    """The trunk read out by one linear layer: one real/fake logit per image (DCGAN), or one score (WGAN-GP critic).
 
     Args:
         channels: image channels.
-        width: feature maps of the first layer (then 2x).
+        slope: LeakyReLU slope (DCGAN's 0.2).
+        layer_norm: LayerNorm in place of BatchNorm, for WGAN-GP: the gradient penalty is taken per sample, and
+            BatchNorm would make each score depend on the rest of the batch, so the paper drops it from the critic
+            and recommends layer normalisation (section 4).
     """
 
-    def __init__(self, channels: int = 1, width: int = 64):
+    def __init__(self, channels: int = 1, slope: float = 0.2, layer_norm: bool = False):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 4, 2, 1),  # (B, w, 14, 14)
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width, width * 2, 4, 2, 1),  # (B, 2w, 7, 7)
-            nn.LayerNorm([width * 2, 7, 7]),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width * 2, 1, 7, 1, 0),  # (B, 1, 1, 1)
-        )
+        self.trunk = InfoGANTrunk(channels, slope, layer_norm)
+        self.source = nn.Linear(InfoGANTrunk.out_features, 1)
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()  # (B,) scores
+        return self.source(self.trunk(x)).squeeze(1)  # (B,) logits or scores
 
 
 # ---- spectral normalisation (Miyato et al. 2018), applied to a built D --------------------------------------------

@@ -8,7 +8,8 @@ from lit_gans import nets
     "generator, discriminator, latent",
     [
         (nets.MLPGenerator(100), nets.MLPDiscriminator(), 100),
-        (nets.DCGenerator(100), nets.DCDiscriminator(), 100),
+        (nets.InfoGANGenerator(100), nets.DCDiscriminator(), 100),
+        (nets.InfoGANGenerator(100), nets.DCDiscriminator(layer_norm=True), 100),
         (nets.InfoGANGenerator(74), nets.InfoGANTrunk(), 74),
     ],
 )
@@ -21,11 +22,13 @@ def test_shapes_and_range(generator, discriminator, latent):
 
 
 def test_dcgan_conventions():
-    g, d = nets.DCGenerator(100), nets.DCDiscriminator()
+    g, d = nets.InfoGANGenerator(100), nets.DCDiscriminator()
     # no pooling, BN neither on G's output layer nor on D's input layer, LeakyReLU 0.2 in D
     assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in [*g.modules(), *d.modules()])
-    assert isinstance(g.net[-1], torch.nn.Tanh) and isinstance(g.net[-2], torch.nn.ConvTranspose2d)
-    assert isinstance(d.net[1], torch.nn.LeakyReLU) and d.net[1].negative_slope == 0.2
+    assert isinstance(g.conv[-1], torch.nn.Tanh) and isinstance(g.conv[-2], torch.nn.ConvTranspose2d)
+    assert isinstance(d.trunk.net[1], torch.nn.LeakyReLU) and d.trunk.net[1].negative_slope == 0.2
+    # the layer that makes D strong enough at 28x28: a fully connected 1024 on the 7x7 maps, then one output
+    assert [m.out_features for m in d.modules() if isinstance(m, torch.nn.Linear)] == [1024, 1]
     conv_weights = torch.cat([m.weight.flatten() for m in d.modules() if isinstance(m, torch.nn.Conv2d)])
     assert abs(conv_weights.std().item() - 0.02) < 0.002  # N(0, 0.02) init
 
@@ -45,3 +48,12 @@ def test_mlp_generator_starts_with_distinct_samples():
     torch.manual_seed(0)
     images = nets.MLPGenerator(100)(torch.randn(64, 100))
     assert images.std(dim=0).mean() > 0.1
+
+
+def test_dcgan_networks_are_the_dcgan_authors_mnist_sizes():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    # G: 100*1024 + BN, 1024*6272 + BN, 128*64*16 + BN, 64*16 + 1; D: 16*64 + 64, 64*128*16 + BN, 6272*1024 + BN, 1025
+    assert count(nets.InfoGANGenerator(100)) == 102400 + 2048 + 6422528 + 12544 + 131072 + 128 + 1024 + 1
+    assert count(nets.DCDiscriminator()) == 1088 + 131072 + 256 + 6422528 + 2048 + 1025
+    critic = nets.DCDiscriminator(layer_norm=True)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())

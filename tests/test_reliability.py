@@ -116,7 +116,7 @@ def test_checkpoint_of_another_variant(capsys, tmp_path, trained):
 
 def test_latent_size_that_does_not_match_the_checkpoint(capsys, tmp_path, trained):
     args = ["validate", "--config=dcgan", "--model.init_args.latent_dim=64", f"--ckpt_path={trained}"]
-    expected = "generator.net.0.weight: checkpoint [100, 256, 7, 7], config [64, 256, 7, 7]"
+    expected = "generator.fc.0.weight: checkpoint [1024, 100], config [1024, 64]"
     fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], expected)
 
 

@@ -27,7 +27,7 @@ def test_same_seed_same_run(run_cli):
     for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     third = run_cli(*args[:2], "--seed_everything=8", *args[3:])
-    assert not torch.equal(first.model.generator.net[0].weight, third.model.generator.net[0].weight)
+    assert not torch.equal(first.model.generator.fc[0].weight, third.model.generator.fc[0].weight)
 
 
 def test_ema_averages_g_only_and_is_used_for_sampling(run_cli):
@@ -36,7 +36,7 @@ def test_ema_averages_g_only_and_is_used_for_sampling(run_cli):
     model = cli.model
     assert model.generator_ema is not None and int(model.generator_ema.n_averaged) == 3  # one update per G step
     assert model.sampling_generator is model.generator_ema.module
-    assert not torch.equal(model.generator_ema.module.net[0].weight, model.generator.net[0].weight)
+    assert not torch.equal(model.generator_ema.module.fc[0].weight, model.generator.fc[0].weight)
     assert not any(name.startswith("discriminator") for name, _ in model.generator_ema.named_parameters())
 
 

@@ -11,7 +11,7 @@ from lit_gans.models.base import GANModule
 
 ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (generator, discriminator)
     "mlp": lambda z, shape: (nets.MLPGenerator(z, shape), nets.MLPDiscriminator(shape)),
-    "dcgan": lambda z, shape: (nets.DCGenerator(z, shape[0]), nets.DCDiscriminator(shape[0])),
+    "dcgan": lambda z, shape: (nets.InfoGANGenerator(z, shape[0]), nets.DCDiscriminator(shape[0])),
 }
 LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
     "bce": (losses.d_loss, losses.g_loss),  # Goodfellow et al. 2014, with the non-saturating G loss
@@ -24,7 +24,7 @@ class GAN(GANModule):
     """The unconditional GAN: the minimax game with the non-saturating generator loss, or another loss pair.
 
     Args:
-        arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (all-convolutional, BatchNorm).
+        arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (the DCGAN authors' MNIST networks).
         latent_dim: size of the noise z ~ N(0, I).
         loss: "bce" (the GAN paper's, G non-saturating), "hinge" (SNGAN's) or "lsgan" (least squares).
         spectral_norm: spectrally normalise every layer of D (Miyato et al. 2018).

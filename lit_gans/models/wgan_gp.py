@@ -54,8 +54,8 @@ class WGANGP(GANModule):
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         if not lambda_gp >= 0:
             raise LitGansError(f"model.lambda_gp must be >= 0, got {lambda_gp}; the paper uses 10")
-        self.generator = nets.DCGenerator(latent_dim, img_shape[0])
-        self.discriminator = nets.DCCritic(img_shape[0])  # "discriminator": the name every callback and test uses
+        self.generator = nets.InfoGANGenerator(latent_dim, img_shape[0])  # DCGAN's G
+        self.discriminator = nets.DCDiscriminator(img_shape[0], layer_norm=True)  # the critic, under the usual name
         self.critic_real, self.critic_fake = MeanMetric(), MeanMetric()  # synced under DDP
         self.init_ema()
 
