@@ -144,3 +144,18 @@ def test_mlp_screen_prints_a_scored_line_per_checkpoint(tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
     assert [line.split()[1] for line in lines] == ["2", "4"]
     assert all(" IS=" in line and "| EMA IS=" in line for line in lines)
+
+
+@pytest.mark.parametrize("nets", [("seed", "seed"), ("fc", "fc")])
+def test_dcgan_screen_prints_a_scored_line_per_checkpoint(tmp_path, nets):
+    import subprocess
+
+    args = ["--g", nets[0], "--d", nets[1], "--steps", "2", "--every", "1", "--bs", "16", "--samples", "1000"]
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "dcgan_screen.py"), *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    params = result.stdout.splitlines()[0].split()
+    assert (int(params[2]) > 6_000_000) == (nets[0] == "fc") and (int(params[4]) > 6_000_000) == (nets[1] == "fc")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["1", "2"]
+    assert all(" FID=" in line and "| EMA FID=" in line for line in lines)
