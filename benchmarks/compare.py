@@ -3,17 +3,19 @@ for the trained G and its EMA copy, plus a picture row per variant.
 
 Run from anywhere: ``python benchmarks/compare.py [--configs gan dcgan infogan acgan] [--steps 2340] [--seed 0]
 [--out docs/compare] [--log-dir DIR] [--val-every-n-epochs N]``. Each config is trained through ``lit_gans.cli.main``
-for ``--steps`` generator steps with ``--model.init_args.ema_decay`` (default 0.999) and no validation during training
+for ``--steps`` generator steps with EMA copies of G (``--ema``, default 0.999; several decays are kept side by side
+in one run: ``--ema 0.999 0.99``) and no validation during training
 (``--val-every-n-epochs N`` validates every N epochs instead, to log a curve such as WGAN-GP's ``val/wasserstein``;
 ``--log-dir`` keeps each run's TensorBoard logs under ``DIR/<config>``); then the run is validated twice,
-once sampling from G and once from its EMA copy (the EMA does not touch training, so one run gives both). Rows are
+once sampling from G and once from each EMA copy (the EMAs do not touch training, so one run gives all). Rows are
 appended to ``<out>.csv`` as each config finishes (a run that is interrupted keeps the rows before it), and
-``<out>.png`` shows 10 samples from the EMA copy for every config in the CSV (so configs can be run
+``<out>.png`` shows 10 samples from the first EMA copy for every config in the CSV (so configs can be run
 one at a time). Further ``--trainer.*``/``--data.*`` arguments go to the CLI unchanged.
 """
 
 import argparse
 import csv
+import json
 import os
 import tempfile
 import time
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from lit_gans.callbacks import EMACopies
 from lit_gans.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +33,13 @@ MEASURES = ["val/code_accuracy", "val/sample_accuracy", "val/wasserstein"]  # ea
 FIELDS = ["config", "steps", "seed", "sampler", "fid", "is", "kid", "measure", "value", "wall_s"]
 
 
-def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list[str], val_every: int = 100000):
-    """Fits ``config`` for ``steps`` generator steps, validating every ``val_every`` epochs (by default never);
-    returns (cli, wall seconds of the fit)."""
+def train(config: str, steps: int, seed: int, emas: list[float], root: str, extra: list[str], val_every: int = 100000):
+    """Fits ``config`` for ``steps`` generator steps, validating every ``val_every`` epochs (by default never), with
+    the model's EMA at ``emas[0]`` and further copies at the other decays; returns (cli, wall seconds of the fit)."""
     start = time.perf_counter()
+    if len(emas) > 1:
+        copies = {"class_path": "lit_gans.callbacks.EMACopies", "init_args": {"decays": emas[1:]}}
+        extra = [f"--trainer.callbacks+={json.dumps(copies)}", *extra]
     cli = cli_main(
         [
             "fit",
@@ -44,7 +50,7 @@ def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list
             f"--trainer.check_val_every_n_epoch={val_every}",  # by default none inside the budget: scored after
             "--trainer.num_sanity_val_steps=0",
             "--trainer.enable_progress_bar=false",
-            f"--model.init_args.ema_decay={ema}",
+            f"--model.init_args.ema_decay={emas[0]}",
             f"--trainer.default_root_dir={root}",
             *extra,
         ]
@@ -53,13 +59,18 @@ def train(config: str, steps: int, seed: int, ema: float, root: str, extra: list
 
 
 def score(cli) -> dict[str, dict[str, float]]:
-    """Validates the trained model with G, then with its EMA copy: {"G": {...}, "EMA": {...}}."""
+    """Validates the trained model with G, then with each EMA copy: {"G": {...}, "EMA 0.999": {...}, ...}."""
     model, trainer = cli.model, cli.trainer
     ema = model.generator_ema
-    results = {"EMA": trainer.validate(model, datamodule=cli.datamodule, verbose=False)[0]}
-    model.generator_ema = None  # sampling_generator falls back to G
+    samplers = {"G": None, f"EMA {model.hparams.ema_decay:g}": ema}
+    for callback in trainer.callbacks:
+        if isinstance(callback, EMACopies):
+            samplers |= {f"EMA {decay:g}": copy for decay, copy in callback.copies.items()}
+    results = {}
     try:
-        results["G"] = trainer.validate(model, datamodule=cli.datamodule, verbose=False)[0]
+        for name, copy in samplers.items():
+            model.generator_ema = copy  # None: sampling_generator falls back to G
+            results[name] = trainer.validate(model, datamodule=cli.datamodule, verbose=False)[0]
     finally:
         model.generator_ema = ema
     return {k: {name: float(v) for name, v in values.items()} for k, values in results.items()}
@@ -67,8 +78,7 @@ def score(cli) -> dict[str, dict[str, float]]:
 
 def rows_for(config: str, steps: int, seed: int, wall: float, results: dict) -> list[dict]:
     rows = []
-    for sampler in ("G", "EMA"):
-        values = results[sampler]
+    for sampler, values in results.items():
         measure = next((m for m in MEASURES if m in values), "")
         rows.append(
             {
@@ -111,7 +121,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--configs", nargs="+", default=["gan", "dcgan", "infogan", "acgan"])
     parser.add_argument("--steps", type=int, default=2340, help="generator steps (2,340 = 5 epochs at batch 128)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ema", type=float, default=0.999, help="EMA decay of the second sampler")
+    parser.add_argument("--ema", type=float, nargs="+", default=[0.999], help="EMA decays, one sampler each")
     parser.add_argument("--num-eval-samples", type=int, default=10000)
     parser.add_argument("--out", default="docs/compare", help="output path without suffix (CSV rows are appended)")
     parser.add_argument("--log-dir", help="keep each run's logs under LOG_DIR/<config> (default: a temporary folder)")

@@ -125,11 +125,11 @@ def test_compare_scores_g_and_its_ema_in_one_run(tmp_path, capsys):
     fast = ["--trainer.limit_val_batches=2", "--data.val_batch_size=100", "--data.batch_size=16"]
     logs = tmp_path / "logs"
     argv = ["--configs", "tiny", "--steps", "3", "--num-eval-samples", "100", "--out", str(out), "--log-dir", str(logs)]
-    rows = compare.run([*argv, *fast])
-    assert [(r["config"], r["sampler"]) for r in rows] == [("tiny", "G"), ("tiny", "EMA")]
-    assert rows[0]["fid"] != rows[1]["fid"]  # two generators scored, not one twice
+    rows = compare.run([*argv, "--ema", "0.999", "0.5", *fast])
+    assert [(r["config"], r["sampler"]) for r in rows] == [("tiny", "G"), ("tiny", "EMA 0.999"), ("tiny", "EMA 0.5")]
+    assert len({r["fid"] for r in rows}) == 3  # three generators scored, not one three times
     with open(out.with_suffix(".csv")) as f:
-        assert len(list(csv.DictReader(f))) == 2
+        assert len(list(csv.DictReader(f))) == 3
     assert (tmp_path / "compare.png").stat().st_size > 0
     assert list((logs / "tiny").rglob("events.out.tfevents.*"))  # --log-dir keeps the run's TensorBoard logs
 
@@ -159,3 +159,11 @@ def test_dcgan_screen_prints_a_scored_line_per_checkpoint(tmp_path, nets):
     lines = [line for line in result.stdout.splitlines() if line.startswith("step ")]
     assert [line.split()[1] for line in lines] == ["1", "2"]
     assert all(" FID=" in line and "| EMA FID=" in line for line in lines)
+
+
+def test_ema_copies_refuse_a_decay_outside_0_1():
+    from lit_gans.callbacks import EMACopies
+    from lit_gans.errors import LitGansError
+
+    with pytest.raises(LitGansError, match=r"decays must each be in \(0, 1\), got \[1.5\]"):
+        EMACopies([1.5])
