@@ -71,7 +71,7 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"code_range": -1.0}, "noise_scale and code_range must be > 0"),
         ({"labelled_per_class": -1}, "labelled_per_class and lambda_label must be >= 0"),
         ({"label_batch_size": 1}, "label_batch_size >= 2"),
-        ({"labelled_per_class": 10, "categorical": [12]}, "its size must be 10"),
+        ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
 def test_bad_arguments(kwargs, match):

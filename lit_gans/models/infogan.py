@@ -95,11 +95,8 @@ class InfoGAN(GANModule):
             raise LitGansError(f"model.noise_scale and code_range must be > 0, got {noise_scale} and {code_range}")
         if labelled_per_class < 0 or lambda_label < 0 or label_batch_size < 2:
             raise LitGansError("model.labelled_per_class and lambda_label must be >= 0, label_batch_size >= 2")
-        if labelled_per_class and categorical[0] != num_classes:
-            raise LitGansError(
-                f"model.labelled_per_class ties the first categorical code to the {num_classes} classes: its size "
-                f"must be {num_classes}, got categorical {categorical}"
-            )
+        if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
+            raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
         self.generator = nets.InfoGANGenerator(self.latent_dim, img_shape[0])
         self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, img_shape[0])
@@ -129,8 +126,7 @@ class InfoGAN(GANModule):
         categories = torch.stack(
             [torch.randint(k, (n,), generator=rng, device=device) for k in self.hparams.categorical], dim=1
         )
-        codes = torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1  # U(-1, 1)
-        codes = codes * self.hparams.code_range  # U(-r, r)
+        codes = (torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1) * self.hparams.code_range
         return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
 
     def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
@@ -174,7 +170,7 @@ class InfoGAN(GANModule):
         return losses.class_loss(cat_logits[0], self.labelled_labels[pick])
 
     def training_step(self, batch, batch_idx):
-        real, _ = batch  # labels unused: InfoGAN is unsupervised
+        real, _ = batch  # labels unused: InfoGAN is unsupervised (the few-label mode has its own labelled images)
         opt_g, opt_d = self.gan_optimizers()
         inputs = self.sample_inputs(real.size(0))
         categories, codes = inputs["categories"], inputs["codes"]
