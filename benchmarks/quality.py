@@ -25,7 +25,7 @@ from lit_gans.cli import main as cli_main
 ROOT = Path(__file__).resolve().parents[1]  # configs and data/ are found from the repo root
 # the generation metrics every variant logs, then InfoGAN's and AC-GAN's own measures (written when logged)
 COLUMNS = ["val/fid", "val/is", "val/kid", "val/code_accuracy", "val/sample_accuracy", "val/d_class_accuracy"]
-COLUMNS += ["val/wasserstein"]
+COLUMNS += ["val/wasserstein", "val/code_accuracy_identity"]
 
 
 def train(config: str, steps: int, every: int, samples: int, root: str, extra: list[str]) -> Path:

@@ -286,7 +286,8 @@ class LatentTraversal(ImageCallback):
 
     Args:
         steps: columns per picture.
-        span: sweep continuous codes over [-span, span] (the prior is U(-1, 1): beyond 1 is extrapolation).
+        span: sweep continuous codes over [-span, span] times the model's ``code_range`` (the prior is
+            U(-code_range, code_range): beyond 1 is extrapolation).
         every_n_steps, seed: see ``ImageCallback``.
     """
 
@@ -307,12 +308,12 @@ class LatentTraversal(ImageCallback):
         categories = torch.zeros(k * steps, len(hp.categorical), dtype=torch.long)
         categories[:, 0] = torch.arange(k).repeat_interleave(steps)  # row r: category r
         codes = torch.zeros(k * steps, hp.continuous)
-        noise_per_column = torch.randn(steps, hp.noise_dim, generator=rng).repeat(k, 1)
+        noise_per_column = pl_module.draw_noise(steps, rng).repeat(k, 1)  # from the model's noise prior
         images = {"traversal/categorical": (pl_module.latent(noise_per_column, categories, codes), steps)}
-        noise = torch.randn(1, hp.noise_dim, generator=rng).expand(k * steps, -1)
+        noise = pl_module.draw_noise(1, rng).expand(k * steps, -1)
         for j in range(hp.continuous):
             swept = codes.clone()
-            swept[:, j] = torch.linspace(-self.span, self.span, steps).repeat(k)
+            swept[:, j] = torch.linspace(-self.span, self.span, steps).repeat(k) * hp.code_range
             images[f"traversal/continuous_{j + 1}"] = (pl_module.latent(noise, categories, swept), steps)
         generator = pl_module.sampling_generator
         return {tag: (generator(z.to(pl_module.device)), nrow) for tag, (z, nrow) in images.items()}

@@ -159,6 +159,8 @@ class MNISTDataModule(L.LightningDataModule):
         predict_samples: how many samples ``predict`` generates (linked from ``--samples.count``).
         device_resident: keep the training split on the training device (47 MB as uint8) and draw batches there;
             for accelerators, where host-to-device copies cost most. Either way batches come from ``ShuffledBatches``.
+        holdout: take this many labelled images out of the training split (chosen by the seed) and validate on them
+            instead of the test split, so that settings can be chosen without the test labels; 0: off.
     """
 
     dataset = "MNIST"  # the folder under data_dir holding raw/
@@ -174,6 +176,7 @@ class MNISTDataModule(L.LightningDataModule):
         download: bool = True,
         predict_samples: int = 64,
         device_resident: bool = False,
+        holdout: int = 0,  # 0: train on all 60k, validate on the 10k test split
     ):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
@@ -183,10 +186,13 @@ class MNISTDataModule(L.LightningDataModule):
             raise LitGansError(f"data.num_workers must be >= 0, got {num_workers}")
         if predict_samples <= 0:
             raise LitGansError(f"the sample count must be positive, got {predict_samples}; e.g. --samples.count 64")
+        if holdout < 0:
+            raise LitGansError(f"data.holdout must be >= 0 training images, got {holdout}; e.g. 5000 (0: off)")
         self.save_hyperparameters()
         self.data_dir = Path(data_dir) if data_dir else default_data_dir(self.dataset)
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+        self.holdout_set: Dataset | None = None  # with holdout > 0: validation's images, taken out of training
 
     def prepare_data(self) -> None:
         if extract_shipped(self.data_dir, self.dataset):
@@ -219,6 +225,9 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in ("fit", "validate", "test") and self.val_set is None:
             images, labels = load_split(self.data_dir, train=False, dataset=self.dataset)
             self.val_set = TensorDataset(to_unit_range(images), labels)
+        if stage in ("fit", "validate") and self.hparams.holdout and self.holdout_set is None:
+            train = self.train_set.tensors if self.train_set else load_split(self.data_dir, True, self.dataset)
+            self.train_set, self.holdout_set = holdout_sets(*train, self.hparams.holdout)
 
     def train_dataloader(self) -> ShuffledBatches:
         # not a DataLoader: a seeded order per epoch that can resume mid-epoch, and no per-image collation; the last
@@ -232,10 +241,11 @@ class MNISTDataModule(L.LightningDataModule):
         return ShuffledBatches(images, labels, self.hparams.batch_size, seed, epoch, rank, world)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, num_workers=self.hparams.num_workers)
+        val_set = self.holdout_set if self.hparams.holdout else self.val_set  # holdout: no test image is looked at
+        return DataLoader(val_set, batch_size=self.hparams.val_batch_size, num_workers=self.hparams.num_workers)
 
     def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()
+        return DataLoader(self.val_set, batch_size=self.hparams.val_batch_size, num_workers=self.hparams.num_workers)
 
     def predict_dataloader(self) -> DataLoader:
         # predict generates: each "batch" is the indices of the samples to draw (index = seed offset)
@@ -245,3 +255,33 @@ class MNISTDataModule(L.LightningDataModule):
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 0..255, the inverse of ``to_unit_range`` (for files users keep)."""
     return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+# ---- held-out and labelled slices of the training split (InfoGAN's screen and its few-label mode) ------------------
+
+
+def split_holdout(n_total: int, holdout: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training indices, held-out indices): a seeded random ``holdout`` of ``range(n_total)``, no overlap."""
+    if not 0 <= holdout < n_total:
+        raise LitGansError(f"data.holdout must be in 0..{n_total - 1} (the training split's size), got {holdout}")
+    order = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
+    return order[holdout:].sort().values, order[:holdout].sort().values
+
+
+def holdout_sets(images: torch.Tensor, labels: torch.Tensor, holdout: int) -> tuple[TensorDataset, TensorDataset]:
+    """Training images and labels (uint8) -> (the rest, uint8, to train on; ``holdout`` of them in [-1, 1])."""
+    seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed, as ShuffledBatches: the run's own slice
+    train, held = split_holdout(len(labels), holdout, seed)
+    return TensorDataset(images[train], labels[train]), TensorDataset(to_unit_range(images[held]), labels[held])
+
+
+def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
+    """Indices of ``per_class`` examples of every label value (seeded, sorted by class), for few-label training."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for value in labels.unique(sorted=True):
+        where = (labels == value).nonzero().squeeze(1)
+        if len(where) < per_class:
+            raise LitGansError(f"only {len(where)} training images of class {int(value)}; asked {per_class} per class")
+        chosen.append(where[torch.randperm(len(where), generator=generator)[:per_class]])
+    return torch.cat(chosen)

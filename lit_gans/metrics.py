@@ -184,6 +184,16 @@ def best_map_accuracy(confusion: torch.Tensor) -> float:
     return float(counts[rows, cols].sum() / max(counts.sum(), 1.0))
 
 
+def identity_accuracy(confusion: torch.Tensor) -> float:
+    """Accuracy of cluster ids read as labels as they are, code k = digit k: the diagonal of the confusion matrix.
+
+    The measure of InfoGAN's few-label mode, whose labelled examples tie code k to digit k; without labels the codes
+    come in any order and this is near chance, so ``best_map_accuracy`` is the one to read there.
+    """
+    counts = confusion.detach().double()
+    return float(counts.diagonal().sum() / counts.sum().clamp(min=1.0))
+
+
 class SampleAccuracy(MulticlassAccuracy):
     """``val/sample_accuracy`` of class-conditional generators (AC-GAN, cGAN): are the samples of the asked class?
 

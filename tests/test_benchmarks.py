@@ -167,3 +167,33 @@ def test_ema_copies_refuse_a_decay_outside_0_1():
 
     with pytest.raises(LitGansError, match=r"decays must each be in \(0, 1\), got \[1.5\]"):
         EMACopies([1.5])
+
+
+def test_seeds_writes_every_validation_of_every_seed_and_their_median(tmp_path, capsys):
+    seeds = load("seeds")
+    out = tmp_path / "seeds.csv"
+    argv = ["--config", "infogan", "--seeds", "0", "1", "--steps", "2", "--every", "1", "--num-eval-samples", "100"]
+    fast = [  # 200 held-out training images stand in for the test split, as in the screen
+        "--data.holdout=200",
+        "--data.val_batch_size=100",
+        "--trainer.num_sanity_val_steps=0",
+        "--trainer.enable_progress_bar=false",
+        "--data.batch_size=16",
+    ]
+    summary = seeds.run([*argv, "--name", "screen", "--out", str(out), "--log-dir", str(tmp_path / "logs"), *fast])
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["name"], r["seed"], r["step"]) for r in rows] == [("screen", s, t) for s in "01" for t in "12"]
+    assert {"val/code_accuracy", "val/code_accuracy_identity", "val/fid", "wall_s"} <= set(rows[0])
+    last = [float(r["val/code_accuracy"]) for r in rows if r["step"] == "2"]
+    result = summary["screen"]
+    assert (result["min"], result["max"]) == (min(last), max(last)) and result["median"] == sum(last) / 2
+    assert all(float(r["wall_s"]) > 0 for r in rows)
+    assert (tmp_path / "logs" / "screen" / "seed_1").is_dir()  # each run's logs kept
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].startswith("seeds: screen val/code_accuracy at step 2 over 2 seeds: median ")
+    assert sum(line.startswith(("| 0 |", "| 1 |", "| median |")) for line in printed) == 3
+    again = seeds.run(["--summarize", str(out), "--measure", "val/fid"])  # from the CSV alone, another measure
+    assert again["screen"]["max"] == max(float(r["val/fid"]) for r in rows if r["step"] == "2")
+    with pytest.raises(SystemExit, match="screen has no val/sample_accuracy; its measures: "):
+        seeds.run(["--summarize", str(out), "--measure", "val/sample_accuracy"])

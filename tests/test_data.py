@@ -162,3 +162,43 @@ def test_batches_shard_like_distributed_sampler():
     first = next(iter(shard))[1]
     epoch[0] = 1
     assert not torch.equal(first, next(iter(shard))[1])  # a new order every epoch
+
+
+# ---- the held-out slice (InfoGAN's screen) and the labelled subset (its few-label mode) ---------------------------
+
+
+def test_split_holdout_is_a_seeded_partition():
+    train, held = data.split_holdout(1000, 100, seed=3)
+    assert len(held) == 100 and len(train) == 900
+    assert set(train.tolist()).isdisjoint(held.tolist())  # no held-out image is trained on
+    assert sorted(train.tolist() + held.tolist()) == list(range(1000))
+    again_train, again_held = data.split_holdout(1000, 100, seed=3)
+    assert torch.equal(held, again_held) and torch.equal(train, again_train)
+    assert not torch.equal(held, data.split_holdout(1000, 100, seed=4)[1])  # another seed, another slice
+    with pytest.raises(LitGansError, match="data.holdout must be in 0..999"):
+        data.split_holdout(1000, 1000, seed=0)
+
+
+def test_labelled_subset_has_exactly_the_asked_count_per_class():
+    labels = torch.arange(10).repeat_interleave(torch.arange(20, 30))  # 20..29 examples of the ten classes
+    index = data.labelled_subset(labels, 7, seed=0)
+    assert labels[index].bincount().tolist() == [7] * 10
+    assert len(set(index.tolist())) == 70  # no example twice
+    assert torch.equal(index, data.labelled_subset(labels, 7, seed=0))
+    assert not torch.equal(index, data.labelled_subset(labels, 7, seed=1))
+    with pytest.raises(LitGansError, match="only 20 training images of class 0; asked 21 per class"):
+        data.labelled_subset(labels, 21, seed=0)
+
+
+def test_holdout_takes_the_validation_images_out_of_training():
+    torch.manual_seed(5)  # what seed_everything(5) sets: the slice is the run's
+    dm = MNISTDataModule(holdout=500, val_batch_size=250)
+    dm.setup("fit")
+    images, labels = load_split(SHIPPED, train=True)
+    train, held = data.split_holdout(60000, 500, seed=5)
+    assert torch.equal(dm.train_set.tensors[0], images[train]) and len(dm.train_set) == 59500
+    held_images, held_labels = (torch.cat(parts) for parts in zip(*dm.val_dataloader(), strict=True))
+    assert torch.equal(held_images, to_unit_range(images[held])) and torch.equal(held_labels, labels[held])
+    assert len(dm.test_dataloader().dataset) == 10000  # test still scores the test split
+    with pytest.raises(LitGansError, match="data.holdout must be >= 0"):
+        MNISTDataModule(holdout=-1)

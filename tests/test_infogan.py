@@ -1,11 +1,14 @@
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from lit_gans.data import labelled_subset, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import best_map_accuracy
+from lit_gans.metrics import best_map_accuracy, identity_accuracy
 from lit_gans.models import InfoGAN
 
 
@@ -63,6 +66,12 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"categorical": [10, 1]}, "at least one code of size >= 2"),
         ({"predict_category": 10}, "predict_category must be in 0..9"),
         ({"predict_codes": [0.5]}, "needs 2 values"),
+        ({"noise": "gaussian"}, "model.noise must be 'normal' or 'uniform'"),
+        ({"noise_scale": 0.0}, "noise_scale and code_range must be > 0"),
+        ({"code_range": -1.0}, "noise_scale and code_range must be > 0"),
+        ({"labelled_per_class": -1}, "labelled_per_class and lambda_label must be >= 0"),
+        ({"label_batch_size": 1}, "label_batch_size >= 2"),
+        ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -76,3 +85,74 @@ def test_predict_honours_category_and_codes():
     assert out["images"].shape == (5, 1, 28, 28)
     assert (out["categories"][:, 0] == 3).all()
     assert torch.equal(out["codes"], torch.tensor([[0.5, -1.0]]).expand(5, 2))
+
+
+def test_identity_accuracy_of_a_perfect_a_random_and_a_permuted_classifier():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(10, (5000,), generator=g)
+    assert identity_accuracy(small_confusion(labels, labels)) == 1.0
+    random_codes = torch.randint(10, (5000,), generator=g)
+    assert abs(identity_accuracy(small_confusion(random_codes, labels)) - 0.1) < 0.03
+    shifted = (labels + 1) % 10  # a perfect clustering under another naming: identity says 0, best mapping 1
+    assert identity_accuracy(small_confusion(shifted, labels)) == 0.0
+    assert best_map_accuracy(small_confusion(shifted, labels)) == 1.0
+
+
+def test_default_priors_draw_exactly_what_the_paper_model_drew():
+    # the defaults are the paper's, bit for bit: the same draws, in the same order, as before the prior options
+    inputs = InfoGAN().sample_inputs(16, torch.Generator().manual_seed(1))
+    rng = torch.Generator().manual_seed(1)
+    noise, categories = torch.randn(16, 62, generator=rng), torch.randint(10, (16,), generator=rng)
+    codes = torch.rand(16, 2, generator=rng) * 2 - 1
+    assert torch.equal(inputs["z"][:, :62], noise) and torch.equal(inputs["categories"][:, 0], categories)
+    assert torch.equal(inputs["codes"], codes)
+
+
+def test_noise_prior_and_code_range():
+    rng = torch.Generator().manual_seed(0)
+    uniform = InfoGAN(noise="uniform", noise_scale=0.5, code_range=0.25).sample_inputs(4000, rng)
+    z = uniform["z"][:, :62]
+    assert z.abs().max() <= 0.5 and z.abs().max() > 0.49 and abs(z.mean()) < 0.01  # U(-0.5, 0.5)
+    assert uniform["codes"].abs().max() <= 0.25 and uniform["codes"].abs().max() > 0.24  # U(-0.25, 0.25)
+    normal = InfoGAN(noise_scale=0.1).sample_inputs(4000, rng)["z"][:, :62]
+    assert abs(normal.std() - 0.1) < 0.002  # N(0, 0.1^2), ClusterGAN's
+
+
+def test_few_label_mode_takes_the_asked_labels_and_teaches_q_with_them():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(10).repeat(30)
+    model = InfoGAN(labelled_per_class=3, label_batch_size=16)
+    model.trainer = SimpleNamespace(datamodule=SimpleNamespace(train_set=TensorDataset(images, labels)))
+    model.setup("fit")
+    assert model.labelled_labels.bincount().tolist() == [3] * 10
+    chosen = labelled_subset(labels, 3, int(torch.initial_seed()) % 2**31)  # the seed's subset, from training
+    assert torch.equal(model.labelled_images, to_unit_range(images[chosen]))
+    assert "labelled_images" not in model.state_dict()  # drawn again from the seed, not saved
+    opt = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+    values = []
+    for _ in range(10):
+        loss = model.label_loss()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        values.append(loss.item())
+    assert values[0] > 0.8 * math.log(10) and values[-1] < 0.5 * values[0]  # Q learns the 30 labelled images
+
+
+def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
+    cli = run_cli(
+        "fit",
+        "--config=infogan_fewlabel",
+        "--data.holdout=300",
+        "--trainer.max_steps=2",
+        "--trainer.limit_val_batches=1",
+        "--data.val_batch_size=300",
+        "--trainer.log_every_n_steps=1",
+    )
+    model, dm = cli.model, cli.datamodule
+    assert len(dm.train_set) == 59700 and len(dm.val_dataloader().dataset) == 300  # validated on the slice
+    assert model.labelled_labels.bincount().tolist() == [10] * 10
+    metrics = cli.trainer.logged_metrics
+    assert {"info/label_ce", "val/code_accuracy", "val/code_accuracy_identity"} <= set(metrics)
+    assert 0.0 <= float(metrics["val/code_accuracy_identity"]) <= float(metrics["val/code_accuracy"]) <= 1.0

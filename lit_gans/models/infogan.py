@@ -3,6 +3,10 @@
 G(z, c) with z 62 noise variables and codes c: one 10-way categorical, two continuous U(-1, 1). A network Q on D's
 trunk predicts c from G(z, c); maximising a lower bound on I(c; G(z, c)) makes the codes mean something: on MNIST
 the categorical code becomes the digit class without ever seeing a label.
+
+Past the paper, each a constructor argument whose default is the paper's: the noise prior and its scale, the range of
+the continuous codes, and a few-label mode (semi-supervised InfoGAN, Spurr et al. 2017) in which Q's categorical head
+also learns from a few labelled real images, so that code k means digit k.
 """
 
 import math
@@ -13,8 +17,9 @@ from lightning.pytorch.cli import OptimizerCallable
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
+from lit_gans.data import labelled_subset, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import best_map_accuracy
+from lit_gans.metrics import best_map_accuracy, identity_accuracy
 from lit_gans.models.base import GANModule
 
 
@@ -22,14 +27,21 @@ class InfoGAN(GANModule):
     """InfoGAN: the GAN loss plus lambda_cat * CE(categorical codes) + lambda_cont * Gaussian NLL(continuous codes).
 
     Args:
-        noise_dim: incompressible noise variables z ~ N(0, I).
+        noise_dim: incompressible noise variables z.
         categorical: sizes of the categorical codes (the first is the one scored as digit class).
-        continuous: number of continuous codes, each ~ U(-1, 1).
+        continuous: number of continuous codes, each ~ U(-code_range, code_range).
         lambda_cat: weight of the categorical information term.
         lambda_cont: weight of the continuous information term.
         learn_cont_std: Q predicts a std per continuous code (else fixed to 1, the paper's default).
         predict_category: ``predict`` draws this value of the first categorical code (None: random).
         predict_codes: ``predict`` uses these continuous codes (None: random), one value per code.
+        noise: the prior of z: "normal", N(0, noise_scale^2), or "uniform", U(-noise_scale, noise_scale).
+        noise_scale: the scale of z's prior.
+        code_range: the continuous codes' prior is U(-code_range, code_range).
+        labelled_per_class: few-label mode: this many labelled real training images per class (chosen by the seed)
+            teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
+        lambda_label: weight of that cross-entropy in D/Q's loss.
+        label_batch_size: labelled images per D/Q update (all of them when there are fewer).
         img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
     """
 
@@ -47,6 +59,12 @@ class InfoGAN(GANModule):
         learn_cont_std: bool = False,
         predict_category: int | None = None,
         predict_codes: list[float] | None = None,
+        noise: str = "normal",  # the paper's z ~ N(0, I); "uniform" is U(-1, 1), as the authors' code draws it
+        noise_scale: float = 1.0,  # ClusterGAN draws z ~ N(0, 0.1^2), so that the noise cannot carry the class
+        code_range: float = 1.0,  # the paper's U(-1, 1); a smaller range lets a continuous code morph digits less
+        labelled_per_class: int = 0,  # 0: the paper's unsupervised InfoGAN; 10: 100 labels (Spurr et al. 2017)
+        lambda_label: float = 1.0,  # the same weight as the categorical information term
+        label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
         *,
         img_shape: tuple[int, int, int] = (1, 28, 28),
         num_classes: int = 10,
@@ -71,10 +89,21 @@ class InfoGAN(GANModule):
             raise LitGansError(f"model.predict_category must be in 0..{categorical[0] - 1}, got {predict_category}")
         if predict_codes is not None and len(predict_codes) != continuous:
             raise LitGansError(f"model.predict_codes needs {continuous} values (one per code), got {predict_codes}")
+        if noise not in ("normal", "uniform"):
+            raise LitGansError(f"model.noise must be 'normal' or 'uniform', got {noise!r}")
+        if not noise_scale > 0 or not code_range > 0:
+            raise LitGansError(f"model.noise_scale and code_range must be > 0, got {noise_scale} and {code_range}")
+        if labelled_per_class < 0 or lambda_label < 0 or label_batch_size < 2:
+            raise LitGansError("model.labelled_per_class and lambda_label must be >= 0, label_batch_size >= 2")
+        if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
+            raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
         self.generator = nets.InfoGANGenerator(self.latent_dim, img_shape[0])
         self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, img_shape[0])
         self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
+        if labelled_per_class:  # filled in setup from the training split; not saved: the seed draws them again
+            self.register_buffer("labelled_images", torch.empty(0, *img_shape), persistent=False)
+            self.register_buffer("labelled_labels", torch.empty(0, dtype=torch.long), persistent=False)
         self.init_ema()
 
     # ---- latents --------------------------------------------------------------------------------------------
@@ -84,13 +113,20 @@ class InfoGAN(GANModule):
         one_hots = [F.one_hot(categories[:, i], k).float() for i, k in enumerate(self.hparams.categorical)]
         return torch.cat([noise, *one_hots, codes], dim=1)
 
+    def draw_noise(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """(n, noise_dim) draws of z from its prior (``noise``, ``noise_scale``)."""
+        device, shape = rng.device if rng is not None else self.device, (n, self.hparams.noise_dim)
+        if self.hparams.noise == "uniform":
+            return (torch.rand(shape, generator=rng, device=device) * 2 - 1) * self.hparams.noise_scale
+        return torch.randn(shape, generator=rng, device=device) * self.hparams.noise_scale
+
     def sample_inputs(self, n: int, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         device = rng.device if rng is not None else self.device
-        noise = torch.randn(n, self.hparams.noise_dim, generator=rng, device=device)
+        noise = self.draw_noise(n, rng)
         categories = torch.stack(
             [torch.randint(k, (n,), generator=rng, device=device) for k in self.hparams.categorical], dim=1
         )
-        codes = torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1  # U(-1, 1)
+        codes = (torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1) * self.hparams.code_range
         return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
 
     def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
@@ -112,8 +148,29 @@ class InfoGAN(GANModule):
         cont_nll = losses.gaussian_nll(mean, codes, log_std) if self.hparams.continuous else torch.zeros_like(cat_ce)
         return cat_ce, cont_nll
 
+    # ---- the few-label mode: a few labelled real images teach Q's first categorical head ----------------------
+
+    def setup(self, stage: str) -> None:
+        if stage != "fit" or not self.hparams.labelled_per_class:
+            return
+        train_set = getattr(self.trainer.datamodule, "train_set", None)  # after the DataModule's setup
+        if not hasattr(train_set, "tensors"):
+            raise LitGansError("model.labelled_per_class needs a DataModule whose train_set holds (images, labels)")
+        images, labels = train_set.tensors[:2]
+        seed = int(torch.initial_seed()) % 2**31  # seed_everything's: the subset is fixed by the run's seed
+        index = labelled_subset(labels.cpu(), self.hparams.labelled_per_class, seed)
+        self.labelled_images = to_unit_range(images[index.to(images.device)]).to(self.labelled_images)
+        self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
+
+    def label_loss(self) -> torch.Tensor:
+        """Cross-entropy of Q's first categorical head on ``label_batch_size`` of the labelled real images."""
+        pick = torch.randperm(len(self.labelled_labels), device=self.device)[: self.hparams.label_batch_size]
+        _, h = self.discriminator(self.labelled_images[pick])
+        cat_logits, _, _ = self.discriminator.q(h)
+        return losses.class_loss(cat_logits[0], self.labelled_labels[pick])
+
     def training_step(self, batch, batch_idx):
-        real, _ = batch  # labels unused: InfoGAN is unsupervised
+        real, _ = batch  # labels unused: InfoGAN is unsupervised (the few-label mode has its own labelled images)
         opt_g, opt_d = self.gan_optimizers()
         inputs = self.sample_inputs(real.size(0))
         categories, codes = inputs["categories"], inputs["codes"]
@@ -126,6 +183,9 @@ class InfoGAN(GANModule):
             d_fake, h_fake = self.discriminator(fake.detach())
             cat_ce, cont_nll = self.info_terms(h_fake, categories, codes)
             loss_d = losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll
+            if self.hparams.labelled_per_class:
+                label_ce = self.label_loss()
+                loss_d = loss_d + self.hparams.lambda_label * label_ce
             self.check_finite("loss/d", loss_d)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(loss_d)
@@ -135,6 +195,8 @@ class InfoGAN(GANModule):
         logs["info/cat_ce"] = cat_ce.detach()
         logs["info/cat_mi_lower_bound"] = sum(math.log(k) for k in self.hparams.categorical) - cat_ce.detach()
         logs["info/cont_nll"] = cont_nll.detach()
+        if self.hparams.labelled_per_class:
+            logs["info/label_ce"] = label_ce.detach()
 
         # G: fool D and keep the codes recoverable (D and Q frozen here; Q learned above)
         if (batch_idx + 1) % self.hparams.d_steps == 0:
@@ -162,3 +224,4 @@ class InfoGAN(GANModule):
         confusion = self.code_confusion.compute()  # rows: digits, columns: code values; summed over ranks
         self.code_confusion.reset()
         self.log("val/code_accuracy", best_map_accuracy(confusion), prog_bar=True)
+        self.log("val/code_accuracy_identity", identity_accuracy(confusion))  # code k read as digit k
