@@ -56,8 +56,9 @@ class CGAN(GANModule):
             raise LitGansError("model.latent_dim and model.samples_per_class must be >= 1")
         if predict_classes is not None and not (predict_classes and all(0 <= c < num_classes for c in predict_classes)):
             raise LitGansError(f"model.predict_classes must be a non-empty list of 0..{num_classes - 1}")
-        self.generator = nets.InfoGANGenerator(latent_dim + num_classes, img_shape[0])
-        self.discriminator = nets.ProjectionDiscriminator(num_classes, img_shape[0])
+        channels, size = nets.conv_shape(img_shape)
+        self.generator = nets.InfoGANGenerator(latent_dim + num_classes, channels, size)
+        self.discriminator = nets.ProjectionDiscriminator(num_classes, channels, size)
         self.sample_accuracy = SampleAccuracy(num_classes, samples_per_class)  # the same measure as AC-GAN's
         self.init_ema()
 

@@ -72,8 +72,9 @@ class InfoGAN(GANModule):
         if predict_codes is not None and len(predict_codes) != continuous:
             raise LitGansError(f"model.predict_codes needs {continuous} values (one per code), got {predict_codes}")
         self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
-        self.generator = nets.InfoGANGenerator(self.latent_dim, img_shape[0])
-        self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, img_shape[0])
+        channels, size = nets.conv_shape(img_shape)
+        self.generator = nets.InfoGANGenerator(self.latent_dim, channels, size)
+        self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, channels, size)
         self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
         self.init_ema()
 
