@@ -10,6 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
@@ -153,13 +154,28 @@ class InfoGAN(GANModule):
 
     # ---- the paper's measure: does the categorical code recover the digit class of real images? --------------
 
+    def setup(self, stage: str) -> None:
+        if not self.has_labels:
+            rank_zero_info(
+                "lit_gans: the data has no classes (an image folder without sub-folders): no val/code_accuracy"
+            )
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether the data's labels are classes the categorical code can be scored against (not one folder's 0s)."""
+        return self.hparams.num_classes >= 2
+
     def validation_step(self, batch, batch_idx):
         real, labels = batch
+        if not self.has_labels:
+            return
         _, h = self.discriminator(real)
         cat_logits, _, _ = self.discriminator.q(h)
         self.code_confusion.update(cat_logits[0].argmax(dim=1), labels)
 
     def on_validation_epoch_end(self) -> None:
+        if not self.has_labels:
+            return
         confusion = self.code_confusion.compute()  # rows: digits, columns: code values; summed over ranks
         self.code_confusion.reset()
         self.log("val/code_accuracy", best_map_accuracy(confusion), prog_bar=True)
