@@ -1,15 +1,16 @@
-"""Cost of FID+IS+KID for 10,000 samples under the MNIST evaluator, and the scores real data gets (the floor).
+"""Cost of FID+IS+KID for 10,000 samples under a dataset's evaluator, and the scores real data gets (the floor).
 
-Run from the repo root: ``python -m benchmarks.metrics``. The "generated" images are the first 10,000 images of
-the train split, the real ones the 10,000 test images, so the timed run also measures the floor: the best FID,
-KID and IS a perfect generator could expect here.
+Run from the repo root: ``python -m benchmarks.metrics [--dataset fashion_mnist]``. The "generated" images are the
+first 10,000 images of the train split, the real ones the 10,000 test images, so the timed run also measures the
+floor: the best FID, KID and IS a perfect generator could expect here.
 """
 
+import argparse
 import time
 
 import torch
 
-from lit_gans.data import load_split, to_unit_range
+from lit_gans.data import DATASETS, SHIPPED, extract_shipped, load_split, to_unit_range
 from lit_gans.metrics import GenerativeMetrics
 
 BATCH = 500  # the validation batch size of MNISTDataModule
@@ -21,10 +22,15 @@ def feed(update, images: torch.Tensor) -> None:
 
 
 @torch.inference_mode()  # as in Lightning's validation loop
-def main() -> None:
-    test = to_unit_range(load_split("data", train=False)[0])
-    train = to_unit_range(load_split("data", train=True)[0][:10000])
-    metrics = GenerativeMetrics()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=list(DATASETS), default="mnist", help="whose images and evaluator")
+    dataset = parser.parse_args(argv).dataset
+    folder = DATASETS[dataset].__name__
+    extract_shipped(SHIPPED, folder)
+    test = to_unit_range(load_split(SHIPPED, train=False, dataset=folder)[0])
+    train = to_unit_range(load_split(SHIPPED, train=True, dataset=folder)[0][:10000])
+    metrics = GenerativeMetrics(dataset=dataset)
 
     start = time.perf_counter()
     feed(metrics.update_real, test)
@@ -42,7 +48,10 @@ def main() -> None:
         f"floor, first 10000 train images vs 10000 test images: FID {floor['fid']:.3f} KID {floor['kid']:.5f} "
         f"IS {floor['is']:.3f}; IS of the 10000 test images {test_is:.3f}"
     )
-    print(f"metrics: FID+IS+KID for 10000 samples in {total_s:.1f} s; floor FID {floor['fid']:.2f} IS {test_is:.2f}")
+    print(
+        f"metrics ({dataset}): FID+IS+KID for 10000 samples in {total_s:.1f} s; "
+        f"floor FID {floor['fid']:.2f} IS {test_is:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,15 +1,26 @@
-"""lit_gans: the classic GANs on MNIST as Lightning modules, usable from the CLI or from your own script.
+"""lit_gans: the classic GANs on MNIST, Fashion-MNIST or your own images as Lightning modules, usable from the CLI or
+from your own script.
 
 Importing lit_gans (or any of its modules: Python runs this file first) makes ``strategy="ddp"`` and ``ddp_spawn``
 mean ``GANDDPStrategy``: Lightning's own DDP cannot train a manual-optimization GAN without
 ``find_unused_parameters``.
 """
 
-from lit_gans import callbacks, data, losses, models, nets
+from lit_gans import callbacks, data, image_folder, losses, models, nets  # image_folder: --data ImageFolderDataModule
 from lit_gans.callbacks import default_callbacks
 from lit_gans.errors import LitGansError
 from lit_gans.strategies import GANDDPStrategy, register
 
 register()
 
-__all__ = ["GANDDPStrategy", "LitGansError", "callbacks", "data", "default_callbacks", "losses", "models", "nets"]
+__all__ = [
+    "GANDDPStrategy",
+    "LitGansError",
+    "callbacks",
+    "data",
+    "default_callbacks",
+    "image_folder",
+    "losses",
+    "models",
+    "nets",
+]

@@ -5,6 +5,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
@@ -89,7 +90,9 @@ class GANCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(SampleWriter, "samples")
-        parser.link_arguments("samples.count", "data.predict_samples")
+        # MNIST (or Fashion-MNIST) unless the config or --data names another DataModule, e.g. ImageFolderDataModule
+        parser.set_defaults({"data": {"class_path": f"{MNISTDataModule.__module__}.{MNISTDataModule.__name__}"}})
+        parser.link_arguments("samples.count", "data.init_args.predict_samples")
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
@@ -227,8 +230,9 @@ def main(args: list[str] | None = None) -> GANCLI:
             args = resolve_config_args(args)
         return GANCLI(
             model_class=GANModule,
-            datamodule_class=MNISTDataModule,
+            datamodule_class=L.LightningDataModule,
             subclass_mode_model=True,
+            subclass_mode_data=True,  # --data ImageFolderDataModule --data.root DIR: your own images
             auto_configure_optimizers=False,  # each GAN configures its own two optimizers
             parser_class=OneLineParser,
             save_config_kwargs={"overwrite": True},

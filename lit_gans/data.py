@@ -1,4 +1,5 @@
-"""MNIST as a LightningDataModule, offline first: the repo ships the four original idx files (gzip) in data/."""
+"""MNIST and Fashion-MNIST as a LightningDataModule, offline first: the repo ships the four idx files (gzip) of each
+in data/; ``ImageFolderDataModule`` trains on any folder of images."""
 
 import os
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from torchvision.datasets import MNIST
+from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import extract_archive
 
@@ -19,6 +20,10 @@ FILES = {  # name -> expected first dimension
     "t10k-labels-idx1-ubyte": 10000,
 }
 SHIPPED = Path(__file__).resolve().parents[1] / "data"  # the repo's data/, beside the package (clone, editable install)
+DATASETS = {  # --data.dataset -> torchvision's class: its name is the folder under data_dir, its download the fallback
+    "mnist": MNIST,  # LeCun et al. 1998: handwritten digits
+    "fashion_mnist": FashionMNIST,  # Xiao et al. 2017: Zalando's clothes, MNIST's shape and split sizes
+}
 
 
 def user_cache() -> Path:
@@ -95,8 +100,9 @@ def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tup
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, H, W] in 0..255 -> float [N, 1, H, W] in [-1, 1], the range the generators' Tanh produces."""
-    return images.unsqueeze(1).float().div(127.5).sub(1.0)
+    """uint8 [N, H, W] or [N, C, H, W] in 0..255 -> float [N, C, H, W] in [-1, 1], the range of the generators' Tanh."""
+    images = images.unsqueeze(1) if images.dim() == 3 else images  # idx files hold one channel, without its axis
+    return images.float().div(127.5).sub(1.0)
 
 
 class ShuffledBatches:
@@ -111,7 +117,7 @@ class ShuffledBatches:
     of the same permutation, exactly as if it had never stopped.
 
     Args:
-        images: uint8 (N, 28, 28); labels: int64 (N,); on the device that should draw the batches.
+        images: uint8 (N, H, W) or (N, C, H, W); labels: int64 (N,); on the device that should draw the batches.
         batch_size: images per batch; the last incomplete batch is dropped.
         seed: base seed of the permutations; epoch: a callable returning the current epoch.
         rank, world: this process and the number of processes.
@@ -146,10 +152,11 @@ class ShuffledBatches:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST in [-1, 1]; the 10k test split serves validation (metrics and pictures) and test.
+    """MNIST or Fashion-MNIST in [-1, 1]; the 10k test split serves validation (metrics and pictures) and test.
 
     Args:
-        data_dir: folder holding ``MNIST/raw``; None (the default) looks in the repo's ``data/`` beside the package,
+        data_dir: folder holding ``MNIST/raw`` (``FashionMNIST/raw``); None (the default) looks in the repo's ``data/``
+            beside the package,
             then in the per-user cache ``~/.cache/lit_gans`` (``$XDG_CACHE_HOME``), from any working folder.
         batch_size: images per training batch on each device.
         val_batch_size: images per validation batch on each device.
@@ -159,11 +166,11 @@ class MNISTDataModule(L.LightningDataModule):
         predict_samples: how many samples ``predict`` generates (linked from ``--samples.count``).
         device_resident: keep the training split on the training device (47 MB as uint8) and draw batches there;
             for accelerators, where host-to-device copies cost most. Either way batches come from ``ShuffledBatches``.
+        dataset: "mnist" or "fashion_mnist" (the same shape, sizes and files; each has its own shipped evaluator).
         holdout: take this many labelled images out of the training split (chosen by the seed) and validate on them
             instead of the test split, so that settings can be chosen without the test labels; 0: off.
     """
 
-    dataset = "MNIST"  # the folder under data_dir holding raw/
     img_shape = (1, 28, 28)  # linked into the model by the CLI
     num_classes = 10
 
@@ -176,9 +183,12 @@ class MNISTDataModule(L.LightningDataModule):
         download: bool = True,
         predict_samples: int = 64,
         device_resident: bool = False,
+        dataset: str = "mnist",  # the digits, as every config before Fashion-MNIST
         holdout: int = 0,  # 0: train on all 60k, validate on the 10k test split
     ):
         super().__init__()
+        if dataset not in DATASETS:
+            raise LitGansError(f"unknown data.dataset {dataset!r}; the choices are {', '.join(DATASETS)}")
         for name, value in (("batch_size", batch_size), ("val_batch_size", val_batch_size)):
             if value <= 0:
                 raise LitGansError(f"data.{name} must be a positive integer, got {value}; e.g. --data.{name} 128")
@@ -189,44 +199,46 @@ class MNISTDataModule(L.LightningDataModule):
         if holdout < 0:
             raise LitGansError(f"data.holdout must be >= 0 training images, got {holdout}; e.g. 5000 (0: off)")
         self.save_hyperparameters()
-        self.data_dir = Path(data_dir) if data_dir else default_data_dir(self.dataset)
+        self.dataset = dataset  # picks the evaluator of the metrics and of the sample accuracy
+        self.folder = DATASETS[dataset].__name__  # the folder under data_dir holding raw/: MNIST, FashionMNIST
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir(self.folder)
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.holdout_set: Dataset | None = None  # with holdout > 0: validation's images, taken out of training
 
     def prepare_data(self) -> None:
-        if extract_shipped(self.data_dir, self.dataset):
+        if extract_shipped(self.data_dir, self.folder):
             return
-        raw = raw_folder(self.data_dir, self.dataset)
+        raw = raw_folder(self.data_dir, self.folder)
         expected = ", ".join(f"{name}.gz" for name in FILES)
         if self.hparams.download and self.hparams.data_dir is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)  # the per-user cache is ours to create
         if self.hparams.download and self.data_dir.is_dir():
             try:  # users with internet and their own data_dir
-                MNIST(self.data_dir, train=True, download=True)
-                MNIST(self.data_dir, train=False, download=True)
+                DATASETS[self.dataset](self.data_dir, train=True, download=True)
+                DATASETS[self.dataset](self.data_dir, train=False, download=True)
                 return
             except Exception as err:
                 reason = f"download failed ({type(err).__name__})"
         else:
             reason = "the folder does not exist" if not self.data_dir.is_dir() else "download is off"
         if self.hparams.data_dir is None and raw.parents[1] != SHIPPED:
-            raw = f"{raw_folder(SHIPPED, self.dataset)} or {raw}"  # both default places were looked in
+            raw = f"{raw_folder(SHIPPED, self.folder)} or {raw}"  # both default places were looked in
         raise LitGansError(
-            f"{self.dataset} not found in {raw} and {reason}: put {expected} there "
-            f"or pass --data.data_dir pointing to a folder that holds {self.dataset}/raw"
+            f"{self.folder} not found in {raw} and {reason}: put {expected} there "
+            f"or pass --data.data_dir pointing to a folder that holds {self.folder}/raw"
         )
 
     def setup(self, stage: str) -> None:
-        if not extract_shipped(self.data_dir, self.dataset):
+        if not extract_shipped(self.data_dir, self.folder):
             self.prepare_data()  # a Trainer that skipped prepare_data on this rank: same checks, same message
         if stage == "fit" and self.train_set is None:  # uint8 (4x smaller), normalised per batch
-            self.train_set = TensorDataset(*load_split(self.data_dir, train=True, dataset=self.dataset))
+            self.train_set = TensorDataset(*load_split(self.data_dir, train=True, dataset=self.folder))
         if stage in ("fit", "validate", "test") and self.val_set is None:
-            images, labels = load_split(self.data_dir, train=False, dataset=self.dataset)
+            images, labels = load_split(self.data_dir, train=False, dataset=self.folder)
             self.val_set = TensorDataset(to_unit_range(images), labels)
         if stage in ("fit", "validate") and self.hparams.holdout and self.holdout_set is None:
-            train = self.train_set.tensors if self.train_set else load_split(self.data_dir, True, self.dataset)
+            train = self.train_set.tensors if self.train_set else load_split(self.data_dir, True, self.folder)
             self.train_set, self.holdout_set = holdout_sets(*train, self.hparams.holdout)
 
     def train_dataloader(self) -> ShuffledBatches:

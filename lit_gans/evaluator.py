@@ -1,8 +1,9 @@
-"""A small MNIST classifier whose features and logits stand in for InceptionV3 in FID, IS and KID.
+"""Small classifiers of MNIST and Fashion-MNIST whose features and logits stand in for InceptionV3 in FID, IS and KID.
 
 InceptionV3 sees 299x299 colour photos; on 28x28 digits its features say little and it is slow on a CPU.
-A classifier trained on MNIST itself is the usual substitute. Its numbers compare runs of this repo,
-not papers that used Inception. Train and ship the weights with ``python -m lit_gans.evaluator``.
+A classifier trained on the dataset itself is the usual substitute. Its numbers compare runs of this repo on that
+dataset, not papers that used Inception. Train and ship the weights with
+``python -m lit_gans.evaluator [--dataset fashion_mnist]``; one network, one weights file per dataset.
 """
 
 import argparse
@@ -13,10 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gans.data import load_split, to_unit_range
+from lit_gans.data import DATASETS, default_data_dir, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 
-WEIGHTS = Path(__file__).with_name("evaluator.pt")
+WEIGHTS = {  # dataset -> its evaluator's weights, shipped in the package (MNIST's file kept its first name)
+    "mnist": Path(__file__).with_name("evaluator.pt"),
+    "fashion_mnist": Path(__file__).with_name("evaluator_fashion_mnist.pt"),
+}
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -29,7 +33,7 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class Evaluator(nn.Module):
-    """Two conv blocks, a 128-wide feature layer and 10 logits, for MNIST in [-1, 1].
+    """Two conv blocks, a 128-wide feature layer and 10 logits, for MNIST or Fashion-MNIST in [-1, 1].
 
     Args:
         width: channels of the first conv block; the second has twice as many.
@@ -56,12 +60,21 @@ class Evaluator(nn.Module):
         return self.head(self.features(x))
 
 
-def load_evaluator(device: torch.device | str | None = None) -> Evaluator:
-    """The shipped evaluator, frozen and in eval mode."""
-    if not WEIGHTS.is_file():
-        raise LitGansError(f"evaluator weights {WEIGHTS} are missing; create them with: python -m lit_gans.evaluator")
+def load_evaluator(device: torch.device | str | None = None, dataset: str = "mnist") -> Evaluator:
+    """The shipped evaluator of ``dataset`` ("mnist" or "fashion_mnist"), frozen and in eval mode."""
+    if dataset not in WEIGHTS:
+        raise LitGansError(
+            f"there is no evaluator for {dataset!r}, only for {', '.join(WEIGHTS)}; "
+            f"use --metrics.backbone inception (or none) for other images"
+        )
+    weights = WEIGHTS[dataset]
+    if not weights.is_file():
+        raise LitGansError(
+            f"evaluator weights {weights} are missing; "
+            f"create them with: python -m lit_gans.evaluator --dataset {dataset}"
+        )
     model = Evaluator()
-    model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     # channels_last: on a CPU max-pool and BatchNorm run ~3x faster in that layout (training is faster without it)
     return model.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
@@ -86,12 +99,15 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(images)
 
 
-def train(data_dir: str, epochs: int, seed: int) -> tuple[Evaluator, float]:
+def train(data_dir: str | Path, epochs: int, seed: int, dataset: str = "mnist") -> tuple[Evaluator, float]:
     """Trains a fresh evaluator on the train split; returns it with its test-split accuracy."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    train_images, train_labels = load_split(data_dir, train=True)
-    test_images, test_labels = load_split(data_dir, train=False)
+    folder = DATASETS[dataset].__name__
+    if not extract_shipped(data_dir, folder):
+        raise LitGansError(f"{folder} not found in {Path(data_dir) / folder / 'raw'}; pass --data-dir")
+    train_images, train_labels = load_split(data_dir, train=True, dataset=folder)
+    test_images, test_labels = load_split(data_dir, train=False, dataset=folder)
     train_images, test_images = to_unit_range(train_images), to_unit_range(test_images)
 
     model = Evaluator()
@@ -105,7 +121,7 @@ def train(data_dir: str, epochs: int, seed: int) -> tuple[Evaluator, float]:
         order = torch.randperm(len(train_images), generator=generator)
         for i in range(0, len(order) - batch_size + 1, batch_size):  # drop the last partial batch
             idx = order[i : i + batch_size]
-            x = random_shift(train_images[idx], 2, generator)  # +-2 px: digits are not always centred
+            x = random_shift(train_images[idx], 2, generator)  # +-2 px: digits (and clothes) are not always centred
             loss = F.cross_entropy(model(x), train_labels[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -116,20 +132,25 @@ def train(data_dir: str, epochs: int, seed: int) -> tuple[Evaluator, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the MNIST evaluator used by FID/IS/KID and save its weights.")
-    parser.add_argument("--epochs", type=int, default=8, help="8 epochs: ~99.45%% test accuracy in ~1-2 min")
+    parser = argparse.ArgumentParser(description="Train the evaluator used by FID/IS/KID and save its weights.")
+    parser.add_argument("--dataset", choices=list(WEIGHTS), default="mnist", help="which dataset's evaluator")
+    parser.add_argument("--epochs", type=int, default=8, help="8 epochs: ~99.45%% test accuracy on MNIST in ~1-2 min")
     parser.add_argument("--seed", type=int, default=0, help="fixed so the shipped weights can be reproduced")
-    parser.add_argument("--data-dir", default="data", help="folder holding MNIST/raw")
-    parser.add_argument("--out", type=Path, default=WEIGHTS, help="where the state dict goes")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder holding MNIST/raw or FashionMNIST/raw (default: the repo's data/)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="where the state dict goes (default: the shipped file)")
     args = parser.parse_args(argv)
     if args.epochs <= 0:
         raise LitGansError(f"--epochs must be positive, got {args.epochs}")
+    data_dir = args.data_dir or default_data_dir(DATASETS[args.dataset].__name__)
 
     start = time.perf_counter()
-    model, test_accuracy = train(args.data_dir, args.epochs, args.seed)
+    model, test_accuracy = train(data_dir, args.epochs, args.seed, args.dataset)
     seconds = time.perf_counter() - start
-    torch.save({k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, args.out)
-    print(f"evaluator: test accuracy {test_accuracy:.4f}, {args.epochs} epochs, {seconds:.0f} s")
+    out = args.out or WEIGHTS[args.dataset]
+    torch.save({k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, out)
+    print(f"evaluator ({args.dataset}): test accuracy {test_accuracy:.4f}, {args.epochs} epochs, {seconds:.0f} s")
 
 
 if __name__ == "__main__":

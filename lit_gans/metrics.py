@@ -1,4 +1,4 @@
-"""FID, IS and KID from torchmetrics on images in [-1, 1], with the MNIST evaluator or InceptionV3 as backbone.
+"""FID, IS and KID from torchmetrics on images in [-1, 1], with the dataset's evaluator or InceptionV3 as backbone.
 
 The real-image statistics are accumulated once and kept; each evaluation then only feeds generated images.
 Under DDP every process feeds its own shard and every process must call ``compute``: torchmetrics gathers
@@ -17,14 +17,29 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from torchmetrics.utilities.data import dim_zero_cat
 
 from lit_gans.errors import LitGansError
-from lit_gans.evaluator import Evaluator, load_evaluator
+from lit_gans.evaluator import WEIGHTS, Evaluator, load_evaluator
 
-BACKBONES = ("evaluator", "inception")
+BACKBONES = ("auto", "evaluator", "inception", "none")  # auto: the dataset's evaluator when it has one, else Inception
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
 
 
+def dataset_of(trainer) -> str:
+    """The dataset the trainer's DataModule names (its ``dataset``: "mnist", "fashion_mnist", "image_folder"); "mnist"
+    without one (a Trainer fed plain DataLoaders), which is what every run measured before there were other datasets."""
+    return getattr(getattr(trainer, "datamodule", None), "dataset", None) or "mnist"
+
+
+def resolve_backbone(backbone: str, dataset: str) -> str:
+    """ "auto" -> "evaluator" for a dataset that has a shipped evaluator, else "inception"; other names as given."""
+    if backbone not in BACKBONES:
+        raise LitGansError(f"metrics.backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+    if backbone == "auto":
+        return "evaluator" if dataset in WEIGHTS else "inception"
+    return backbone
+
+
 class EvaluatorFeatures(nn.Module):
-    """The MNIST evaluator as a torchmetrics feature extractor: float images in [-1, 1] -> float32 features.
+    """A dataset's evaluator as a torchmetrics feature extractor: float images in [-1, 1] -> float32 features.
 
     Args:
         evaluator: a frozen evaluator, shared by the metrics so it is stored and moved once.
@@ -79,39 +94,48 @@ def _build_inception(kid_subset_size: int) -> tuple[nn.Module, nn.Module, nn.Mod
             f"the Inception weights are not available offline ({type(err).__name__}: {err}); "
             f"pip install torch-fidelity and run once with internet, or copy {INCEPTION_WEIGHTS} "
             f"into $TORCH_HOME/hub/checkpoints (default ~/.cache/torch/hub/checkpoints); "
-            f"or use the backbone 'evaluator'"
+            f"or --metrics.backbone evaluator (MNIST, Fashion-MNIST) or none (no metrics, pictures only)"
         ) from err
 
 
 class GenerativeMetrics:
-    """FID, IS (mean) and KID (mean) of generated MNIST images against real ones.
+    """FID, IS (mean) and KID (mean) of generated images against real ones.
 
     A plain object, not an ``nn.Module``: held as an attribute of a LightningModule it adds nothing to the
     state dict or the checkpoint. So Lightning does not move it either: call ``.to(device)`` yourself.
 
     Args:
-        backbone: "evaluator", the MNIST classifier shipped in this repo (fast, comparable between runs here),
-            or "inception", torchmetrics' InceptionV3 (comparable to papers; needs torch-fidelity and its weights).
+        backbone: "evaluator", the dataset's classifier shipped in this repo (fast, comparable between runs here),
+            "inception", torchmetrics' InceptionV3 (comparable to papers; needs torch-fidelity and its weights), or
+            "auto": the evaluator when ``dataset`` has one, else Inception.
         kid_subset_size: images per KID subset; shrinks to the images there are when fewer were fed.
+        dataset: whose evaluator: "mnist" or "fashion_mnist" (``evaluator.WEIGHTS``).
     """
 
-    def __init__(self, backbone: str = "evaluator", kid_subset_size: int = 1000):  # 1000: the KID paper's choice
+    def __init__(
+        self,
+        backbone: str = "evaluator",
+        kid_subset_size: int = 1000,  # the KID paper's choice
+        dataset: str = "mnist",
+    ):
         if not isinstance(kid_subset_size, int) or kid_subset_size < 2:
             raise LitGansError(f"kid_subset_size must be an integer >= 2, got {kid_subset_size!r}")
-        self.backbone = backbone
+        if backbone == "none":
+            raise LitGansError(
+                "GenerativeMetrics needs a backbone: evaluator, inception or auto ('none' is no metrics)"
+            )
+        self.backbone = backbone = resolve_backbone(backbone, dataset)
         with warnings.catch_warnings():  # IS and KID warn on every construction that they keep all features
             warnings.filterwarnings("ignore", message=".*will save all extracted features in buffer.*")
             if backbone == "evaluator":
-                evaluator = load_evaluator()  # one instance behind all three metrics
+                evaluator = load_evaluator(dataset=dataset)  # one instance behind all three metrics
                 self.fid = FrechetInceptionDistance(EvaluatorFeatures(evaluator, "features"), reset_real_features=False)
                 self.inception_score = InceptionScore(EvaluatorFeatures(evaluator, "logits"))
                 self.kid = _ClampedKID(
                     EvaluatorFeatures(evaluator, "features"), reset_real_features=False, subset_size=kid_subset_size
                 )
-            elif backbone == "inception":
-                self.fid, self.inception_score, self.kid = _build_inception(kid_subset_size)
             else:
-                raise LitGansError(f"unknown metrics backbone {backbone!r}; valid backbones: {', '.join(BACKBONES)}")
+                self.fid, self.inception_score, self.kid = _build_inception(kid_subset_size)
 
     @property
     def metrics(self) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -128,10 +152,15 @@ class GenerativeMetrics:
         return bool(self.fid.real_features_num_samples > 0)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-            raise LitGansError(f"metrics expect images of shape [N, 1, 28, 28] in [-1, 1], got {tuple(images.shape)}")
         if self.backbone == "inception":  # torchmetrics' InceptionV3 takes uint8 RGB and resizes to 299 itself
+            if images.dim() != 4 or images.size(1) not in (1, 3):
+                raise LitGansError(f"metrics expect images [N, 1 or 3, H, W] in [-1, 1], got {tuple(images.shape)}")
             return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).expand(-1, 3, -1, -1)
+        if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+            raise LitGansError(
+                f"the evaluator takes images of shape [N, 1, 28, 28] in [-1, 1], got {tuple(images.shape)}; "
+                f"other images need --metrics.backbone inception (or none)"
+            )
         return images
 
     def update_real(self, images: torch.Tensor) -> None:
@@ -197,26 +226,33 @@ def identity_accuracy(confusion: torch.Tensor) -> float:
 class SampleAccuracy(MulticlassAccuracy):
     """``val/sample_accuracy`` of class-conditional generators (AC-GAN, cGAN): are the samples of the asked class?
 
-    The shipped evaluator classifies ``samples_per_class`` generated images of every class, drawn from a fixed seed,
-    against the labels they were generated for. Under DDP each rank draws its share and ``compute`` syncs the counts.
+    The dataset's shipped evaluator classifies ``samples_per_class`` generated images of every class, drawn from a
+    fixed seed, against the labels they were generated for. Under DDP each rank draws its share and ``compute`` syncs
+    the counts. Data without an evaluator (a folder of your own images) has no sample accuracy: ``available`` says so.
 
     Args:
         num_classes: number of classes.
         samples_per_class: generated images per class at each measurement.
         seed: seed of the generated set (rank r uses seed + r).
+        dataset: whose evaluator scores the samples (the variants set it from the DataModule when fitting).
     """
 
-    def __init__(self, num_classes: int, samples_per_class: int = 1000, seed: int = 4321):
+    def __init__(self, num_classes: int, samples_per_class: int = 1000, seed: int = 4321, dataset: str = "mnist"):
         super().__init__(num_classes, average="micro")
-        self.samples_per_class, self.seed = samples_per_class, seed
-        self._frozen = {}  # the evaluator lives in a dict: not a submodule, so not in checkpoints
+        self.samples_per_class, self.seed, self.dataset = samples_per_class, seed, dataset
+        self._frozen = {}  # evaluators by dataset, in a dict: not submodules, so not in checkpoints
+
+    @property
+    def available(self) -> bool:
+        """Whether ``dataset`` has an evaluator to score samples with."""
+        return self.dataset in WEIGHTS
 
     @torch.no_grad()
     def measure(self, generate: Callable[[torch.Tensor, torch.Generator], torch.Tensor], rank: int = 0, world: int = 1):
         """The accuracy over all ranks; ``generate(labels, rng)`` returns images (n, C, H, W) in [-1, 1]."""
-        if "evaluator" not in self._frozen:
-            self._frozen["evaluator"] = load_evaluator()
-        evaluator = self._frozen["evaluator"].to(self.device)
+        if self.dataset not in self._frozen:
+            self._frozen[self.dataset] = load_evaluator(dataset=self.dataset)
+        evaluator = self._frozen[self.dataset].to(self.device)
         labels = torch.arange(self.num_classes).repeat(self.samples_per_class)[rank::world]  # this rank's share
         rng = torch.Generator().manual_seed(self.seed + rank)
         for chunk in labels.split(1000):

@@ -1,12 +1,39 @@
 """Plain nn.Module networks. A variant is which of these it gets, not a subclass.
 
-Shapes are for MNIST: images (B, 1, 28, 28) in [-1, 1]; latents (B, latent_dim).
+Images (B, C, H, W) in [-1, 1] with C 1 or 3 and H = W one of ``SIZES`` (MNIST: 1 x 28 x 28); latents (B, latent_dim).
 """
 
 import math
 
 import torch
 from torch import nn
+
+from lit_gans.errors import LitGansError
+
+# image side -> side of the smallest feature maps (D's last conv, G's first): the MNIST nets' two stride-2 stages
+# take 28 to 7 and 32 to 8; 64 gets a third stage to 8 rather than keeping 16x16 maps, whose flattening would make
+# the FC 1024 layers of G and D 4x larger (33.6M weights each instead of 8.4M) for the same depth
+SIZES = {28: 7, 32: 8, 64: 8}
+
+
+def map_side(size: int) -> tuple[int, int]:
+    """(side of the smallest maps, number of stride-2 stages) for images of ``size`` x ``size``."""
+    if size not in SIZES:
+        raise LitGansError(
+            f"the convolutional networks take images of {', '.join(map(str, SIZES))} pixels, not {size}; "
+            f"pick one of those (e.g. --data.init_args.image_size 32)"
+        )
+    side = SIZES[size]
+    return side, int(math.log2(size // side))
+
+
+def conv_shape(img_shape) -> tuple[int, int]:
+    """(channels, size) of square images (C, H, W), checked: what the convolutional networks are built from."""
+    channels, height, width = img_shape
+    if height != width:
+        raise LitGansError(f"the convolutional networks take square images, got {height}x{width}")
+    map_side(height)
+    return channels, height
 
 
 def init_weights(module: nn.Module) -> None:
@@ -86,29 +113,36 @@ class MLPDiscriminator(nn.Module):
 
 
 class InfoGANGenerator(nn.Module):
-    """FC 1024-BN-ReLU -> FC 7x7x128-BN-ReLU -> 4x4 up-conv 64 s2 BN ReLU -> 4x4 up-conv 1 s2 Tanh.
+    """FC 1024-BN-ReLU -> FC 7x7x128-BN-ReLU -> 4x4 up-conv 64 s2 BN ReLU -> 4x4 up-conv 1 s2 Tanh (at 28x28x1).
 
     DCGAN's G for MNIST as its authors wrote it (dcgan_code/mnist: two fully connected layers, then two transposed
-    convolutions), and InfoGAN's (Appendix C).
+    convolutions), and InfoGAN's (Appendix C). Other shapes: the maps start at 8x8 for 32 and 64 pixels, and 64 gets
+    one more up-conv 128 s2 BN ReLU first; the last up-conv gives ``channels``.
 
     Args:
         latent_dim: size of the whole input (noise plus codes or class one-hot).
         channels: image channels.
+        size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, latent_dim: int, channels: int = 1):
+    def __init__(self, latent_dim: int, channels: int = 1, size: int = 28):
         super().__init__()
         self.latent_dim = latent_dim
+        self.side, stages = map_side(size)
         self.fc = nn.Sequential(
             nn.Linear(latent_dim, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.ReLU(inplace=True),
-            nn.Linear(1024, 128 * 7 * 7, bias=False),
-            nn.BatchNorm1d(128 * 7 * 7),
+            nn.Linear(1024, 128 * self.side**2, bias=False),
+            nn.BatchNorm1d(128 * self.side**2),
             nn.ReLU(inplace=True),
         )
+        extra = []
+        for _ in range(stages - 2):  # 64 pixels: (B, 128, 8, 8) -> (B, 128, 16, 16)
+            extra += [nn.ConvTranspose2d(128, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True)]
         self.conv = nn.Sequential(
-            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),  # (B, 64, 14, 14)
+            *extra,
+            nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),  # (B, 64, 14, 14) at 28 pixels
             nn.BatchNorm2d(64),
             nn.ReLU(inplace=True),
             nn.ConvTranspose2d(64, channels, 4, 2, 1),  # (B, C, 28, 28)
@@ -117,7 +151,7 @@ class InfoGANGenerator(nn.Module):
         init_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.conv(self.fc(z).view(-1, 128, 7, 7))
+        return self.conv(self.fc(z).view(-1, 128, self.side, self.side))
 
 
 class InfoGANTrunk(nn.Module):
@@ -127,24 +161,35 @@ class InfoGANTrunk(nn.Module):
     is what makes it work at 28x28: read out linearly from the 7x7 maps (the seed's all-convolutional D), D was too
     weak to teach G (FID 19.3 against 9.0 at step 600 with the same G; README, DCGAN).
 
+    Other shapes mirror the generator: 8x8 maps for 32 and 64 pixels, and 64 gets one more conv 128 s2 (norm, LReLU)
+    before the FC layer.
+
     Args:
         channels: image channels.
         slope: LeakyReLU slope (0.1 in InfoGAN's paper, 0.2 in DCGAN's).
         layer_norm: LayerNorm in place of BatchNorm (a critic for the gradient penalty scores each image alone).
+        size: image side, one of ``SIZES``.
     """
 
     out_features = 1024
 
-    def __init__(self, channels: int = 1, slope: float = 0.1, layer_norm: bool = False):
+    def __init__(self, channels: int = 1, slope: float = 0.1, layer_norm: bool = False, size: int = 28):
         super().__init__()
+        side, stages = map_side(size)
+        layers = [nn.Conv2d(channels, 64, 4, 2, 1), nn.LeakyReLU(slope, inplace=True)]  # (B, 64, 14, 14) at 28
+        width, maps = 64, size // 2
+        for _ in range(stages - 1):  # (B, 128, 7, 7) at 28 pixels; BN has the bias, LayerNorm too
+            maps //= 2
+            layers += [
+                nn.Conv2d(width, 128, 4, 2, 1, bias=layer_norm),
+                nn.LayerNorm([128, maps, maps]) if layer_norm else nn.BatchNorm2d(128),  # LayerNorm: the maps' shape
+                nn.LeakyReLU(slope, inplace=True),
+            ]
+            width = 128
         self.net = nn.Sequential(
-            nn.Conv2d(channels, 64, 4, 2, 1),  # (B, 64, 14, 14)
-            nn.LeakyReLU(slope, inplace=True),
-            nn.Conv2d(64, 128, 4, 2, 1, bias=layer_norm),  # (B, 128, 7, 7); BN has the bias, LayerNorm too
-            nn.LayerNorm([128, 7, 7]) if layer_norm else nn.BatchNorm2d(128),
-            nn.LeakyReLU(slope, inplace=True),
+            *layers,
             nn.Flatten(),
-            nn.Linear(128 * 7 * 7, 1024, bias=False),  # (B, 1024)
+            nn.Linear(128 * side * side, 1024, bias=False),  # (B, 1024)
             nn.LayerNorm(1024) if layer_norm else nn.BatchNorm1d(1024),
             nn.LeakyReLU(slope, inplace=True),
         )
@@ -190,11 +235,14 @@ class InfoGANDiscriminator(nn.Module):
         continuous: number of continuous codes Q predicts.
         learn_std: Q also predicts a log-std per continuous code.
         channels: image channels.
+        size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, categorical: list[int], continuous: int, learn_std: bool = False, channels: int = 1):
+    def __init__(
+        self, categorical: list[int], continuous: int, learn_std: bool = False, channels: int = 1, size: int = 28
+    ):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels)
+        self.trunk = InfoGANTrunk(channels, size=size)
         self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the paper's "FC. output layer for D"
         self.q = QHead(InfoGANTrunk.out_features, categorical, continuous, learn_std)
         init_weights(self.source)
@@ -210,11 +258,12 @@ class ACGANDiscriminator(nn.Module):
     Args:
         num_classes: number of classes the auxiliary classifier predicts.
         channels: image channels.
+        size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, num_classes: int, channels: int = 1):
+    def __init__(self, num_classes: int, channels: int = 1, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels)
+        self.trunk = InfoGANTrunk(channels, size=size)
         self.source = nn.Linear(InfoGANTrunk.out_features, 1)
         self.classes = nn.Linear(InfoGANTrunk.out_features, num_classes)
         init_weights(self.source)
@@ -234,11 +283,12 @@ class ProjectionDiscriminator(nn.Module):
     Args:
         num_classes: number of labels y.
         channels: image channels.
+        size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, num_classes: int, channels: int = 1):
+    def __init__(self, num_classes: int, channels: int = 1, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels)
+        self.trunk = InfoGANTrunk(channels, size=size)
         self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the unconditional part: is x a digit at all
         self.embed = nn.Embedding(num_classes, InfoGANTrunk.out_features)  # the conditional part: is x this digit
         init_weights(self.source)
@@ -261,11 +311,12 @@ class DCDiscriminator(nn.Module):
         layer_norm: LayerNorm in place of BatchNorm, for WGAN-GP: the gradient penalty is taken per sample, and
             BatchNorm would make each score depend on the rest of the batch, so the paper drops it from the critic
             and recommends layer normalisation (section 4).
+        size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, channels: int = 1, slope: float = 0.2, layer_norm: bool = False):
+    def __init__(self, channels: int = 1, slope: float = 0.2, layer_norm: bool = False, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels, slope, layer_norm)
+        self.trunk = InfoGANTrunk(channels, slope, layer_norm, size)
         self.source = nn.Linear(InfoGANTrunk.out_features, 1)
         init_weights(self)
 

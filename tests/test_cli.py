@@ -6,8 +6,10 @@ import torch
 from conftest import CONFIGS, ROOT, batches_per_step, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lit_gans.callbacks import GenerationMetrics
 from lit_gans.cli import main, resolve_config_args
 from lit_gans.errors import LitGansError
+from lit_gans.evaluator import load_evaluator
 
 
 def events(log_dir):
@@ -104,3 +106,15 @@ def test_run_outputs_written_at_the_root_are_ignored(tmp_path, monkeypatch):
     assert {"checkpoints", "images", "lightning_logs", "samples.pt"} <= {Path(p).parts[0] for p in written}
     check = subprocess.run(["git", "check-ignore", "--no-index", *written], cwd=ROOT, capture_output=True, text=True)
     assert set(written) - set(check.stdout.split()) == set()  # every one ignored
+
+
+def test_fashion_configs_score_with_the_fashion_evaluator(run_cli):
+    cli = run_cli("fit", "--config=fashion_acgan", "--trainer.fast_dev_run=1", "--model.init_args.samples_per_class=10")
+    assert cli.datamodule.dataset == "fashion_mnist" and cli.datamodule.folder == "FashionMNIST"
+    (metrics,) = [c for c in cli.trainer.callbacks if isinstance(c, GenerationMetrics)]
+    used = metrics.metrics.fid.inception.evaluator.head.weight.cpu()
+    assert torch.equal(used, load_evaluator(dataset="fashion_mnist").head.weight)
+    assert not torch.equal(used, load_evaluator(dataset="mnist").head.weight)
+    assert (
+        cli.model.sample_accuracy.dataset == "fashion_mnist" and "val/sample_accuracy" in cli.trainer.callback_metrics
+    )

@@ -27,6 +27,33 @@ def test_shipped_mnist_shapes_range_labels():
     assert dm.img_shape == (1, 28, 28) and dm.num_classes == 10
 
 
+def test_shipped_fashion_mnist_shapes_range_labels():
+    dm = MNISTDataModule(batch_size=64, dataset="fashion_mnist")
+    assert dm.data_dir == SHIPPED and dm.folder == "FashionMNIST"
+    dm.prepare_data()
+    dm.setup("fit")
+    x, y = dm.train_set.tensors
+    assert x.shape == (60000, 28, 28) and x.dtype == torch.uint8
+    assert y.bincount().tolist() == [6000] * 10  # Fashion-MNIST's balanced classes
+    assert abs(x.float().div(255).mean().item() - 0.2860) < 5e-4  # the published pixel mean (MNIST's is 0.1307)
+    xv, yv = dm.val_set.tensors
+    assert xv.shape == (10000, 1, 28, 28) and yv.bincount().tolist() == [1000] * 10
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (64, 1, 28, 28) and images.min() == -1.0 and images.max() <= 1.0
+    assert dm.img_shape == (1, 28, 28) and dm.num_classes == 10 and dm.dataset == "fashion_mnist"
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(LitGansError, match="unknown data.dataset 'cifar10'; the choices are mnist, fashion_mnist"):
+        MNISTDataModule(dataset="cifar10")
+
+
+def test_missing_fashion_mnist_names_its_folder(tmp_path):
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=False, dataset="fashion_mnist")
+    with pytest.raises(LitGansError, match=r"FashionMNIST not found in .*FashionMNIST/raw and download is off"):
+        dm.prepare_data()
+
+
 def test_uint8_round_trip():
     u = torch.arange(256, dtype=torch.uint8).view(1, 16, 16)
     assert torch.equal(to_uint8(to_unit_range(u)).squeeze(1), u)

@@ -1,10 +1,15 @@
-"""The shipped evaluator: loadable without pickle, accurate on real digits, clear when its weights are missing."""
+"""The shipped evaluators (MNIST, Fashion-MNIST): loadable without pickle, accurate on real test images, clear when
+their weights are missing."""
+
+import fnmatch
+import re
 
 import pytest
 import torch
+from conftest import ROOT
 
 from lit_gans import evaluator as evaluator_module
-from lit_gans.data import load_split, to_unit_range
+from lit_gans.data import SHIPPED, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.evaluator import WEIGHTS, Evaluator, load_evaluator, main, random_shift
 
@@ -15,10 +20,30 @@ def test_digits() -> tuple[torch.Tensor, torch.Tensor]:
     return to_unit_range(images[:1000]), labels[:1000]
 
 
-def test_weights_are_small_float32_tensors():
-    assert WEIGHTS.stat().st_size < 5 * 2**20
-    state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+@pytest.mark.parametrize("dataset", list(WEIGHTS))
+def test_weights_are_small_float32_tensors_shipped_with_the_package(dataset):
+    assert WEIGHTS[dataset].stat().st_size < 5 * 2**20
+    state = torch.load(WEIGHTS[dataset], map_location="cpu", weights_only=True)
     assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+    shipped = re.search(r"^lit_gans = \[(.*)\]", (ROOT / "pyproject.toml").read_text(), flags=re.M)[1]  # package-data
+    assert any(fnmatch.fnmatch(WEIGHTS[dataset].name, pattern.strip(' "')) for pattern in shipped.split(","))
+
+
+@pytest.mark.parametrize("dataset, folder, floor", [("mnist", "MNIST", 0.98), ("fashion_mnist", "FashionMNIST", 0.9)])
+def test_each_evaluator_classifies_its_own_test_images_not_the_others(dataset, folder, floor):
+    extract_shipped(SHIPPED, folder)
+    images, labels = load_split(SHIPPED, train=False, dataset=folder)
+    images, labels = to_unit_range(images[:2000]), labels[:2000]
+    own = load_evaluator(dataset=dataset)
+    other = load_evaluator(dataset="fashion_mnist" if dataset == "mnist" else "mnist")
+    with torch.no_grad():
+        assert (own(images).argmax(1) == labels).float().mean() >= floor
+        assert (other(images).argmax(1) == labels).float().mean() < 0.5  # the weights are not one file twice
+
+
+def test_an_unknown_dataset_has_no_evaluator():
+    with pytest.raises(LitGansError, match="no evaluator for 'image_folder', only for mnist, fashion_mnist"):
+        load_evaluator(dataset="image_folder")
 
 
 def test_classifies_real_digits(test_digits):
@@ -33,9 +58,9 @@ def test_classifies_real_digits(test_digits):
 
 
 def test_missing_weights_say_how_to_make_them(monkeypatch, tmp_path):
-    monkeypatch.setattr(evaluator_module, "WEIGHTS", tmp_path / "evaluator.pt")
-    with pytest.raises(LitGansError, match="python -m lit_gans.evaluator"):
-        load_evaluator()
+    monkeypatch.setitem(evaluator_module.WEIGHTS, "fashion_mnist", tmp_path / "evaluator_fashion_mnist.pt")
+    with pytest.raises(LitGansError, match="python -m lit_gans.evaluator --dataset fashion_mnist"):
+        load_evaluator(dataset="fashion_mnist")
 
 
 def test_random_shift_moves_content_and_pads_with_background():
@@ -50,8 +75,14 @@ def test_random_shift_moves_content_and_pads_with_background():
 def test_main_trains_and_saves(monkeypatch, tmp_path, capsys, test_digits):
     images, labels = test_digits
     uint8 = ((images.squeeze(1) + 1) * 127.5).round().to(torch.uint8)
-    monkeypatch.setattr(evaluator_module, "load_split", lambda data_dir, train: (uint8[:256], labels[:256]))
+    read = []
+    monkeypatch.setattr(
+        evaluator_module,
+        "load_split",
+        lambda data_dir, train, dataset: read.append(dataset) or (uint8[:256], labels[:256]),
+    )
     out = tmp_path / "tiny.pt"
-    main(["--epochs", "1", "--out", str(out)])
-    assert "evaluator: test accuracy" in capsys.readouterr().out.splitlines()[-1]
+    main(["--dataset", "fashion_mnist", "--epochs", "1", "--out", str(out)])
+    assert "evaluator (fashion_mnist): test accuracy" in capsys.readouterr().out.splitlines()[-1]
+    assert read == ["FashionMNIST", "FashionMNIST"]  # the train and test splits of the dataset asked for
     Evaluator().load_state_dict(torch.load(out, weights_only=True))

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import torch
 from conftest import ROOT
-from lightning import Trainer
+from lightning import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
@@ -19,7 +19,7 @@ import lit_gans
 from lit_gans import models
 from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid
 from lit_gans.cli import GANCLI
-from lit_gans.data import MNISTDataModule, to_uint8
+from lit_gans.data import to_uint8
 from lit_gans.errors import LitGansError
 from lit_gans.models import ACGAN, InfoGAN
 
@@ -126,8 +126,9 @@ def test_default_callbacks_are_the_clis(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     cli = GANCLI(
         model_class=models.GANModule,
-        datamodule_class=MNISTDataModule,
+        datamodule_class=LightningDataModule,  # as main(): MNISTDataModule by default, any DataModule by --data
         subclass_mode_model=True,
+        subclass_mode_data=True,
         auto_configure_optimizers=False,
         run=False,
         args=["--model=lit_gans.models.GAN", f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false"],

@@ -1,4 +1,4 @@
-"""FID, IS and KID under the MNIST evaluator: real data scores well, noise badly, and real statistics persist."""
+"""FID, IS and KID under the dataset's evaluator: real data scores well, noise badly, and real statistics persist."""
 
 import importlib.util
 
@@ -6,10 +6,10 @@ import lightning as L
 import pytest
 import torch
 
-from lit_gans.data import load_split, to_unit_range
+from lit_gans.data import SHIPPED, MNISTDataModule, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.evaluator import load_evaluator
-from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics, SampleAccuracy
+from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics, SampleAccuracy, dataset_of, resolve_backbone
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +119,37 @@ def test_sample_accuracy_scores_the_asked_classes():
     assert metric.update_count == 0  # reset after each measurement: one validation does not leak into the next
     halves = [SampleAccuracy(10, 20).measure(real_digits(0), rank=r, world=2) for r in (0, 1)]
     assert all(h >= 0.95 for h in halves)  # each rank draws its own share (rank::world) of every class
+
+
+def test_auto_backbone_follows_the_dataset():
+    assert resolve_backbone("auto", "mnist") == "evaluator" and resolve_backbone("auto", "fashion_mnist") == "evaluator"
+    assert resolve_backbone("auto", "image_folder") == "inception"  # no shipped evaluator of your own images
+    assert resolve_backbone("none", "mnist") == "none" and resolve_backbone("inception", "mnist") == "inception"
+    with pytest.raises(LitGansError, match="auto, evaluator, inception, none"):
+        resolve_backbone("vgg", "mnist")
+    with pytest.raises(LitGansError, match="no evaluator for 'image_folder'"):
+        GenerativeMetrics(backbone="evaluator", dataset="image_folder")
+
+
+def test_fashion_mnist_is_scored_by_its_own_evaluator():
+    extract_shipped(SHIPPED, "FashionMNIST")
+    clothes, _ = load_split(SHIPPED, train=False, dataset="FashionMNIST")
+    clothes = to_unit_range(clothes[:2000])
+    own = GenerativeMetrics(kid_subset_size=500, dataset="fashion_mnist")
+    own.update_real(clothes[:1000])
+    own.update_fake(clothes[1000:])
+    values = {k: v.item() for k, v in own.compute().items()}
+    assert values["fid"] < 5 and values["is"] > 6  # real clothes against real clothes, ten classes told apart
+    digits = GenerativeMetrics(kid_subset_size=500)  # MNIST's evaluator on the same images
+    digits.update_real(clothes[:1000])
+    digits.update_fake(clothes[1000:])
+    assert digits.compute()["is"].item() < values["is"] - 1  # a digit classifier sees fewer classes in clothes
+
+
+def test_dataset_of_reads_the_datamodule():
+    class Trainer:
+        datamodule = MNISTDataModule(dataset="fashion_mnist")
+
+    assert dataset_of(Trainer()) == "fashion_mnist"
+    Trainer.datamodule = None  # plain DataLoaders: the MNIST evaluator, as before other datasets
+    assert dataset_of(Trainer()) == "mnist"

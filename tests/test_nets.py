@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from lit_gans import nets
+from lit_gans.errors import LitGansError
 
 
 @pytest.mark.parametrize(
@@ -57,3 +58,62 @@ def test_dcgan_networks_are_the_dcgan_authors_mnist_sizes():
     assert count(nets.DCDiscriminator()) == 1088 + 131072 + 256 + 6422528 + 2048 + 1025
     critic = nets.DCDiscriminator(layer_norm=True)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [28, 32, 64])
+def test_conv_networks_follow_the_image_shape(channels, size):
+    g = nets.InfoGANGenerator(20, channels, size)
+    x = g(torch.randn(4, 20))
+    assert x.shape == (4, channels, size, size)
+    critic = nets.DCDiscriminator(channels, layer_norm=True, size=size)  # LayerNorm's shape follows the maps
+    heads = [
+        nets.DCDiscriminator(channels, size=size),
+        critic,
+        nets.InfoGANDiscriminator([10], 2, channels=channels, size=size),
+        nets.ACGANDiscriminator(5, channels, size),
+    ]
+    for d in heads:
+        out = d(x)
+        assert (out[0] if isinstance(out, tuple) else out).shape == (4,)
+    assert nets.ProjectionDiscriminator(5, channels, size)(x, torch.arange(4)).shape == (4,)
+    norms = [m.normalized_shape for m in critic.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms[-2] == (128, size // 4 if size < 64 else 8, size // 4 if size < 64 else 8) and norms[-1] == (1024,)
+
+
+def test_conv_networks_parameter_counts_at_32_and_64_pixels_in_colour():
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    # 32x32x3: 8x8 maps, so the FC layers read and write 8*8*128 = 8192 features
+    g32 = 102400 + 2048 + 1024 * 8192 + 2 * 8192 + 131072 + 128 + 64 * 3 * 16 + 3
+    d32 = 3 * 64 * 16 + 64 + 131072 + 256 + 8192 * 1024 + 2048 + 1025
+    assert count(nets.InfoGANGenerator(100, 3, 32)) == g32
+    assert count(nets.DCDiscriminator(3, size=32)) == d32
+    # 64x64x3: the same 8x8 maps, one more stride-2 stage of 128 channels in each network
+    assert count(nets.InfoGANGenerator(100, 3, 64)) == g32 + 128 * 128 * 16 + 256
+    assert count(nets.DCDiscriminator(3, size=64)) == d32 + 128 * 128 * 16 + 256
+
+
+def test_the_mnist_networks_keep_their_state_dict_keys():
+    # checkpoints of the 28x28x1 networks load as before: same layers at the same places
+    assert [k for k in nets.InfoGANGenerator(100).state_dict() if k.endswith("weight")] == [
+        "fc.0.weight",
+        "fc.1.weight",
+        "fc.3.weight",
+        "fc.4.weight",
+        "conv.0.weight",
+        "conv.1.weight",
+        "conv.3.weight",
+    ]
+    assert [k for k in nets.InfoGANTrunk().state_dict() if k.endswith("weight")] == [
+        "net.0.weight",
+        "net.2.weight",
+        "net.3.weight",
+        "net.6.weight",
+        "net.7.weight",
+    ]
+
+
+@pytest.mark.parametrize("shape", [(3, 48, 48), (1, 28, 32)])
+def test_unsupported_image_shapes_are_one_line_errors(shape):
+    with pytest.raises(LitGansError, match="28, 32, 64 pixels, not 48|square images, got 28x32"):
+        nets.conv_shape(shape)

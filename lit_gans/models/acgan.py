@@ -8,11 +8,12 @@ are larger; on 28x28 digits these are the natural, proven choice.
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gans import losses, nets
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import SampleAccuracy
+from lit_gans.metrics import SampleAccuracy, dataset_of
 from lit_gans.models.base import GANModule
 
 
@@ -54,10 +55,16 @@ class ACGAN(GANModule):
         )
         if latent_dim < 1 or samples_per_class < 1:
             raise LitGansError("model.latent_dim and model.samples_per_class must be >= 1")
+        if num_classes < 2:  # an image folder without class sub-folders links 0
+            raise LitGansError(
+                f"{self.variant} needs labelled images of at least 2 classes, got {num_classes}; "
+                f"give the image folder one sub-folder per class, or train an unconditional variant"
+            )
         if predict_classes is not None and not (predict_classes and all(0 <= c < num_classes for c in predict_classes)):
             raise LitGansError(f"model.predict_classes must be a non-empty list of 0..{num_classes - 1}")
-        self.generator = nets.InfoGANGenerator(latent_dim + num_classes, img_shape[0])
-        self.discriminator = nets.ACGANDiscriminator(num_classes, img_shape[0])
+        channels, size = nets.conv_shape(img_shape)
+        self.generator = nets.InfoGANGenerator(latent_dim + num_classes, channels, size)
+        self.discriminator = nets.ACGANDiscriminator(num_classes, channels, size)
         self.d_class_accuracy = MulticlassAccuracy(num_classes, average="micro")  # synced under DDP
         self.sample_accuracy = SampleAccuracy(num_classes, samples_per_class)
         self.init_ema()
@@ -122,10 +129,17 @@ class ACGAN(GANModule):
         _, cls_real = self.discriminator(real)
         self.d_class_accuracy.update(cls_real, labels)
 
+    def setup(self, stage: str) -> None:
+        self.sample_accuracy.dataset = dataset_of(self.trainer)  # its evaluator scores the samples
+        if not self.sample_accuracy.available:
+            rank_zero_info(
+                f"lit_gans: no evaluator for {self.sample_accuracy.dataset}: val/sample_accuracy is not measured"
+            )
+
     def on_validation_epoch_end(self) -> None:
         self.log("val/d_class_accuracy", self.d_class_accuracy.compute(), prog_bar=True)
         self.d_class_accuracy.reset()
-        if self.trainer.sanity_checking:
+        if self.trainer.sanity_checking or not self.sample_accuracy.available:
             return
         accuracy = self.sample_accuracy.measure(self.draw_classes, self.global_rank, self.trainer.world_size)
         self.log("val/sample_accuracy", accuracy, prog_bar=True)

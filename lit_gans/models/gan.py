@@ -11,7 +11,10 @@ from lit_gans.models.base import GANModule
 
 ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (generator, discriminator)
     "mlp": lambda z, shape: (nets.MLPGenerator(z, shape), nets.MLPDiscriminator(shape)),
-    "dcgan": lambda z, shape: (nets.InfoGANGenerator(z, shape[0]), nets.DCDiscriminator(shape[0])),
+    "dcgan": lambda z, shape: (
+        nets.InfoGANGenerator(z, *nets.conv_shape(shape)),
+        nets.DCDiscriminator(shape[0], size=shape[1]),
+    ),
 }
 LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
     "bce": (losses.d_loss, losses.g_loss),  # Goodfellow et al. 2014, with the non-saturating G loss

@@ -14,6 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
@@ -98,8 +99,9 @@ class InfoGAN(GANModule):
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
-        self.generator = nets.InfoGANGenerator(self.latent_dim, img_shape[0])
-        self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, img_shape[0])
+        channels, size = nets.conv_shape(img_shape)
+        self.generator = nets.InfoGANGenerator(self.latent_dim, channels, size)
+        self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, channels, size)
         self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
         if labelled_per_class:  # filled in setup from the training split; not saved: the seed draws them again
             self.register_buffer("labelled_images", torch.empty(0, *img_shape), persistent=False)
@@ -151,6 +153,12 @@ class InfoGAN(GANModule):
     # ---- the few-label mode: a few labelled real images teach Q's first categorical head ----------------------
 
     def setup(self, stage: str) -> None:
+        if not self.has_labels:
+            if self.hparams.labelled_per_class:
+                raise LitGansError("model.labelled_per_class needs data with classes (class sub-folders); use 0 here")
+            rank_zero_info(
+                "lit_gans: the data has no classes (an image folder without sub-folders): no val/code_accuracy"
+            )
         if stage != "fit" or not self.hparams.labelled_per_class:
             return
         train_set = getattr(self.trainer.datamodule, "train_set", None)  # after the DataModule's setup
@@ -214,13 +222,22 @@ class InfoGAN(GANModule):
 
     # ---- the paper's measure: does the categorical code recover the digit class of real images? --------------
 
+    @property
+    def has_labels(self) -> bool:
+        """Whether the data's labels are classes the categorical code can be scored against (not one folder's 0s)."""
+        return self.hparams.num_classes >= 2
+
     def validation_step(self, batch, batch_idx):
         real, labels = batch
+        if not self.has_labels:
+            return
         _, h = self.discriminator(real)
         cat_logits, _, _ = self.discriminator.q(h)
         self.code_confusion.update(cat_logits[0].argmax(dim=1), labels)
 
     def on_validation_epoch_end(self) -> None:
+        if not self.has_labels:
+            return
         confusion = self.code_confusion.compute()  # rows: digits, columns: code values; summed over ranks
         self.code_confusion.reset()
         self.log("val/code_accuracy", best_map_accuracy(confusion), prog_bar=True)

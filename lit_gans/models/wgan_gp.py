@@ -54,8 +54,9 @@ class WGANGP(GANModule):
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         if not lambda_gp >= 0:
             raise LitGansError(f"model.lambda_gp must be >= 0, got {lambda_gp}; the paper uses 10")
-        self.generator = nets.InfoGANGenerator(latent_dim, img_shape[0])  # DCGAN's G
-        self.discriminator = nets.DCDiscriminator(img_shape[0], layer_norm=True)  # the critic, under the usual name
+        channels, size = nets.conv_shape(img_shape)
+        self.generator = nets.InfoGANGenerator(latent_dim, channels, size)  # DCGAN's G
+        self.discriminator = nets.DCDiscriminator(channels, layer_norm=True, size=size)  # the critic, by the usual name
         self.critic_real, self.critic_fake = MeanMetric(), MeanMetric()  # synced under DDP
         self.init_ema()
 

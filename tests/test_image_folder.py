@@ -1,0 +1,162 @@
+"""Your own images: a folder generated here (RGB 40x48, so resizing and cropping happen), every variant fitted on it,
+and the README's own-images example run as written."""
+
+import re
+import shlex
+
+import numpy as np
+import pytest
+import torch
+from conftest import CONFIGS, ROOT, batches_per_step, run_module
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lit_gans.cli import main
+from lit_gans.errors import LitGansError
+from lit_gans.image_folder import ImageFolderDataModule
+
+CHANNEL = {"blue": 2, "green": 1, "red": 0}  # class sub-folder -> the colour channel of its square
+CLASSES = tuple(sorted(CHANNEL))  # labels follow the sorted names, as in torchvision's ImageFolder
+
+
+def make_folder(root, per_class=12, classes=CLASSES, size=(40, 48)):
+    """``per_class`` images of each class (PNG and JPEG in turn), H x W = ``size``: dark noise, a bright square in the
+    class's colour channel at the centre, and a white band 3 pixels wide at the left edge that centre-cropping drops."""
+    rng = np.random.default_rng(0)
+    height, width = size
+    for name in classes:
+        folder = root / name if name else root
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 40, (height, width, 3), dtype=np.uint8)
+            pixels[12:28, 16:32, CHANNEL.get(name, 0)] = 255
+            pixels[:, :3] = 255
+            Image.fromarray(pixels).save(folder / f"{name or 'img'}{i}.{'png' if i % 2 else 'jpg'}", quality=95)
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("images") / "shapes", per_class=16)  # 43 training images: 5 batches
+
+
+def test_images_are_resized_centre_cropped_and_labelled_by_sub_folder(folder):
+    dm = ImageFolderDataModule(str(folder), image_size=32, batch_size=8)
+    assert dm.classes == list(CLASSES) and dm.num_classes == 3 and dm.img_shape == (3, 32, 32)
+    dm.setup("fit")
+    train, val = dm.train_set.tensors, dm.val_set.tensors
+    assert len(train[0]) + len(val[0]) == 48 and len(val[0]) == 5  # round(48 * 0.1) held out
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (8, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
+    every = torch.cat([train[0], val[0]]).float()
+    # 40x48 -> 32x38 -> the centre 32x32: the white band at the left edge is cut away, the square kept in its colour
+    assert every[:, :, :, 0].mean() < 60
+    for label, name in enumerate(CLASSES):
+        centre = every[torch.cat([train[1], val[1]]) == label][:, :, 14:18, 14:18].mean(dim=(0, 2, 3))
+        assert centre[CHANNEL[name]] > 200 and centre.argmax() == CHANNEL[name]
+    val_images, val_labels = next(iter(dm.val_dataloader()))
+    assert val_images.dtype == torch.float32 and val_images.min() >= -1 and set(val_labels.tolist()) <= {0, 1, 2}
+
+
+def test_grayscale_64_and_a_flat_folder_without_labels(tmp_path):
+    flat = make_folder(tmp_path / "flat", per_class=10, classes=("",))
+    dm = ImageFolderDataModule(str(flat), image_size=64, channels=1, val_fraction=0.0, batch_size=4)
+    assert dm.num_classes == 0 and dm.img_shape == (1, 64, 64)
+    dm.setup("fit")
+    assert dm.train_set.tensors[0].shape == (10, 1, 64, 64) and len(dm.val_set.tensors[0]) == 10  # val: train images
+    assert (dm.train_set.tensors[1] == 0).all()
+
+
+def fit(folder, root, *args):
+    return main(
+        [
+            "fit",
+            *args[:1],  # the config, then the DataModule, then options of the DataModule
+            "--data=ImageFolderDataModule",
+            f"--data.root={folder}",
+            "--data.batch_size=8",
+            "--metrics.backbone=none",  # no Inception weights offline
+            f"--trainer.default_root_dir={root}",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_model_summary=false",
+            *args[1:],
+        ]
+    )
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if not c.stem.startswith("fashion")], ids=lambda p: p.stem)
+def test_every_variant_fits_on_the_folder(folder, tmp_path, config, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    cli = fit(folder, tmp_path, f"--config={config}", f"--trainer.fast_dev_run={batches_per_step(config)}")
+    assert cli.trainer.global_step == 1
+    assert cli.model.hparams.img_shape == (3, 32, 32) and cli.model.hparams.num_classes == 3
+    assert cli.model.generator(cli.model.sample_inputs(2, torch.Generator())["z"]).shape == (2, 3, 32, 32)
+    assert torch.isfinite(torch.stack([p.detach().sum() for p in cli.model.parameters()])).all()
+    measured = cli.trainer.callback_metrics
+    assert ("val/code_accuracy" in measured) == (config.stem == "infogan")  # scored against the 3 sub-folders
+    assert "val/sample_accuracy" not in measured  # no evaluator of these images to score AC-GAN's and cGAN's samples
+
+
+@pytest.mark.parametrize("config", ["dcgan", "infogan"])
+def test_unconditional_variants_fit_on_a_flat_folder(tmp_path, config, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    flat = make_folder(tmp_path / "flat", per_class=20, classes=("",))
+    cli = fit(flat, tmp_path, f"--config={config}", "--trainer.fast_dev_run=1", "--data.image_size=64")
+    assert cli.trainer.global_step == 1 and cli.model.hparams.num_classes == 0
+    assert "val/code_accuracy" not in cli.trainer.callback_metrics  # no labels: nothing to score the code against
+
+
+def one_line_error(capsys, *args) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config=dcgan", "--data=ImageFolderDataModule", "--trainer.fast_dev_run=1", *args])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lit_gans: error: ")
+    return lines[0]
+
+
+def test_a_folder_without_images_is_one_line(tmp_path, capsys):
+    (tmp_path / "empty" / "cats").mkdir(parents=True)
+    (tmp_path / "empty" / "cats" / "notes.txt").write_text("not an image")
+    assert "Found no valid file for the classes cats" in one_line_error(capsys, f"--data.root={tmp_path / 'empty'}")
+    (tmp_path / "none").mkdir()
+    assert f"no images in {tmp_path / 'none'}" in one_line_error(capsys, f"--data.root={tmp_path / 'none'}")
+
+
+def test_an_unsupported_size_is_one_line(folder, capsys):
+    line = one_line_error(capsys, f"--data.root={folder}", "--data.image_size=48")
+    assert "data.image_size must be one of 28, 32, 64" in line and "got 48" in line
+    with pytest.raises(LitGansError, match="28, 32, 64 pixels, not 48"):
+        from lit_gans.models import GAN
+
+        GAN(img_shape=(3, 48, 48))  # the networks say it too, for a DataModule of your own
+
+
+def test_an_unreadable_image_is_named_in_one_line_without_a_traceback(tmp_path):
+    broken = make_folder(tmp_path / "broken", per_class=8)
+    (broken / "green" / "green3.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))  # a PNG header, then zeros
+    args = ["--data", "ImageFolderDataModule", "--data.root", str(broken), "--data.batch_size", "4"]
+    result = run_module("fit", "--config", "dcgan", *args, "--metrics.backbone", "none", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert f"{broken / 'green' / 'green3.png'} is not a readable image" in line and "delete or replace it" in line
+
+
+def readme_example() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- own-images-example -->(.*?)<!-- /own-images-example -->", readme, flags=re.S)[1]
+    commands = re.search(r"```bash\n(.*?)```", block, flags=re.S)[1]
+    return [line for line in commands.splitlines() if line.startswith("python -m lit_gans")]
+
+
+def test_the_readme_own_images_example_runs_as_written(tmp_path):
+    (command,) = readme_example()
+    make_folder(tmp_path / "my_images", per_class=30)  # the layout the README describes: one sub-folder per class
+    quick = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
+    result = run_module(*shlex.split(command)[3:], *quick, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "lightning_logs" / "version_0"
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert "samples" in events.Tags()["images"]  # what `tensorboard --logdir lightning_logs` shows
+    assert list((run / "images").glob("samples_step*.png"))
