@@ -292,7 +292,7 @@ class LatentTraversal(ImageCallback):
     Args:
         steps: columns per picture.
         span: sweep continuous codes over [-span, span] times the model's ``code_range`` (the prior is
-            U(-code_range, code_range): beyond 1 is extrapolation).
+            U(-code_range, code_range): a span beyond 1 extrapolates).
         every_n_steps, seed: see ``ImageCallback``.
     """
 
