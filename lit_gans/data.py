@@ -78,6 +78,18 @@ def extract_shipped(data_dir: str | Path, dataset: str = "MNIST") -> bool:
     return all((raw / name).is_file() for name in FILES)
 
 
+def shuffled_train_batches(datamodule: L.LightningDataModule) -> "ShuffledBatches":
+    """The DataModule's ``train_set`` as ``ShuffledBatches``: a seeded order per epoch and rank, on the training device
+    with ``device_resident``, else on the CPU (shared by every DataModule here)."""
+    trainer, hparams = datamodule.trainer, datamodule.hparams
+    device = trainer.strategy.root_device if trainer and hparams.device_resident else torch.device("cpu")
+    images, labels = (t.to(device) for t in datamodule.train_set.tensors)
+    seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
+    epoch = (lambda: trainer.current_epoch) if trainer else (lambda: 0)
+    rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+    return ShuffledBatches(images, labels, hparams.batch_size, seed, epoch, rank, world)
+
+
 def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tuple[torch.Tensor, torch.Tensor]:
     """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's size and shape."""
     raw = raw_folder(data_dir, dataset)
@@ -244,13 +256,7 @@ class MNISTDataModule(L.LightningDataModule):
     def train_dataloader(self) -> ShuffledBatches:
         # not a DataLoader: a seeded order per epoch that can resume mid-epoch, and no per-image collation; the last
         # incomplete batch is dropped (BatchNorm and the D/G balance both prefer full batches)
-        trainer = self.trainer
-        device = trainer.strategy.root_device if trainer and self.hparams.device_resident else torch.device("cpu")
-        images, labels = (t.to(device) for t in self.train_set.tensors)
-        seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
-        epoch = (lambda: trainer.current_epoch) if trainer else (lambda: 0)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return ShuffledBatches(images, labels, self.hparams.batch_size, seed, epoch, rank, world)
+        return shuffled_train_batches(self)
 
     def val_dataloader(self) -> DataLoader:
         val_set = self.holdout_set if self.hparams.holdout else self.val_set  # holdout: no test image is looked at

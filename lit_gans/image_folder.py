@@ -11,7 +11,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from lit_gans.data import ShuffledBatches, to_unit_range
+from lit_gans.data import ShuffledBatches, shuffled_train_batches, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.nets import SIZES
 
@@ -160,13 +160,7 @@ class ImageFolderDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> ShuffledBatches:
         # as MNISTDataModule's: a seeded order per epoch that resumes mid-epoch, batches normalised where they live
-        trainer = self.trainer
-        device = trainer.strategy.root_device if trainer and self.hparams.device_resident else torch.device("cpu")
-        images, labels = (t.to(device) for t in self.train_set.tensors)
-        seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
-        epoch = (lambda: trainer.current_epoch) if trainer else (lambda: 0)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return ShuffledBatches(images, labels, self.hparams.batch_size, seed, epoch, rank, world)
+        return shuffled_train_batches(self)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(
