@@ -223,6 +223,18 @@ def identity_accuracy(confusion: torch.Tensor) -> float:
     return float(counts.diagonal().sum() / counts.sum().clamp(min=1.0))
 
 
+def code_mutual_information(probs: torch.Tensor) -> float:
+    """I(code; image) of a categorical head's (N, k) probabilities on real images, in nats: H(mean p) - mean H(p).
+
+    High when the head is confident per image (low mean H(p)) and uses every value evenly (high H(mean p)): at
+    most ln k for a k-way code. A label-free screen for InfoGAN runs whose code merged two classes (one value unused
+    or two values shared by the same images lowers both terms' gap).
+    """
+    p = probs.double().clamp(min=1e-12)
+    mean_p = p.mean(dim=0)
+    return float(-(mean_p * mean_p.log()).sum() + (p * p.log()).sum(dim=1).mean())
+
+
 class SampleAccuracy(MulticlassAccuracy):
     """``val/sample_accuracy`` of class-conditional generators (AC-GAN, cGAN): are the samples of the asked class?
 

@@ -154,5 +154,6 @@ def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
     assert len(dm.train_set) == 59700 and len(dm.val_dataloader().dataset) == 300  # validated on the slice
     assert model.labelled_labels.bincount().tolist() == [10] * 10
     metrics = cli.trainer.logged_metrics
-    assert {"info/label_ce", "val/code_accuracy", "val/code_accuracy_identity"} <= set(metrics)
+    assert {"info/label_ce", "val/code_accuracy", "val/code_accuracy_identity", "val/code_mi"} <= set(metrics)
     assert 0.0 <= float(metrics["val/code_accuracy_identity"]) <= float(metrics["val/code_accuracy"]) <= 1.0
+    assert 0.0 <= float(metrics["val/code_mi"]) <= math.log(10) + 1e-6

@@ -1,6 +1,7 @@
 """FID, IS and KID under the dataset's evaluator: real data scores well, noise badly, and real statistics persist."""
 
 import importlib.util
+import math
 
 import lightning as L
 import pytest
@@ -9,7 +10,14 @@ import torch
 from lit_gans.data import SHIPPED, MNISTDataModule, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.evaluator import load_evaluator
-from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics, SampleAccuracy, dataset_of, resolve_backbone
+from lit_gans.metrics import (
+    EvaluatorFeatures,
+    GenerativeMetrics,
+    SampleAccuracy,
+    code_mutual_information,
+    dataset_of,
+    resolve_backbone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +161,12 @@ def test_dataset_of_reads_the_datamodule():
     assert dataset_of(Trainer()) == "fashion_mnist"
     Trainer.datamodule = None  # plain DataLoaders: the MNIST evaluator, as before other datasets
     assert dataset_of(Trainer()) == "mnist"
+
+
+def test_code_mutual_information_rewards_confident_even_use_of_the_code():
+    even_sure = torch.eye(10).repeat(5, 1)  # every image sure of its value, the ten values used evenly
+    assert code_mutual_information(even_sure) == pytest.approx(math.log(10), abs=1e-6)
+    merged = torch.eye(10)[[0, 1, 2, 3, 4, 5, 6, 7, 8, 8]].repeat(5, 1)  # two values' images share one value
+    assert code_mutual_information(merged) < math.log(10) - 0.1
+    unsure = torch.full((50, 10), 0.1)  # the same flat guess for every image: the code says nothing
+    assert code_mutual_information(unsure) == pytest.approx(0.0, abs=1e-6)

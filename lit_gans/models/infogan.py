@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info
+from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
 from lit_gans.data import labelled_subset, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import best_map_accuracy, identity_accuracy
+from lit_gans.metrics import best_map_accuracy, code_mutual_information, identity_accuracy
 from lit_gans.models.base import GANModule
 
 
@@ -103,6 +104,7 @@ class InfoGAN(GANModule):
         self.generator = nets.InfoGANGenerator(self.latent_dim, channels, size)
         self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, channels, size)
         self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
+        self.code_probs = CatMetric()  # Q's first-code probabilities on real images, for val/code_mi (label-free)
         if labelled_per_class:  # filled in setup from the training split; not saved: the seed draws them again
             self.register_buffer("labelled_images", torch.empty(0, *img_shape), persistent=False)
             self.register_buffer("labelled_labels", torch.empty(0, dtype=torch.long), persistent=False)
@@ -229,13 +231,16 @@ class InfoGAN(GANModule):
 
     def validation_step(self, batch, batch_idx):
         real, labels = batch
-        if not self.has_labels:
-            return
         _, h = self.discriminator(real)
         cat_logits, _, _ = self.discriminator.q(h)
-        self.code_confusion.update(cat_logits[0].argmax(dim=1), labels)
+        self.code_probs.update(cat_logits[0].float().softmax(dim=1))  # (B, k)
+        if self.has_labels:
+            self.code_confusion.update(cat_logits[0].argmax(dim=1), labels)
 
     def on_validation_epoch_end(self) -> None:
+        if self.code_probs.update_count:  # label-free: H(mean p) - mean H(p) of Q's first code on real images
+            self.log("val/code_mi", code_mutual_information(self.code_probs.compute()))
+        self.code_probs.reset()
         if not self.has_labels:
             return
         confusion = self.code_confusion.compute()  # rows: digits, columns: code values; summed over ranks
