@@ -1,7 +1,7 @@
 """Every variant at one budget, side by side: FID / IS / KID on 10k samples, each variant's own measure, wall time,
 for the trained G and its EMA copy, plus a picture row per variant.
 
-Run from anywhere: ``python benchmarks/compare.py [--configs gan dcgan infogan acgan] [--steps 2340] [--seed 0]
+Run from the repo root: ``python -m benchmarks.compare [--configs gan dcgan infogan acgan] [--steps 2340] [--seed 0]
 [--out docs/compare] [--log-dir DIR] [--val-every-n-epochs N]``. Each config is trained through ``lit_gans.cli.main``
 for ``--steps`` generator steps with EMA copies of G (``--ema``, default 0.999; several decays are kept side by side
 in one run: ``--ema 0.999 0.99``) and no validation during training
@@ -27,6 +27,7 @@ from torchvision.utils import make_grid, save_image
 
 from lit_gans.callbacks import EMACopies
 from lit_gans.cli import main as cli_main
+from lit_gans.data import to_unit_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURES = ["val/code_accuracy", "val/sample_accuracy", "val/wasserstein"]  # each variant's own, where it logs one
@@ -108,12 +109,7 @@ def append_rows(path: Path, rows: list[dict]) -> None:
 
 def picture_row(cli, n: int = 10) -> torch.Tensor:
     """n samples from the EMA copy (fixed seed), in [0, 1]: one row of the comparison picture."""
-    model = cli.model
-    generator = model.sampling_generator
-    generator.eval()
-    with torch.no_grad():
-        images = model.generate(n, seed=0).float().cpu()
-    return images.add(1).div(2).clamp(0, 1)
+    return to_unit_interval(cli.model.sample(n, seed=0).cpu())
 
 
 def run(argv: list[str] | None = None) -> list[dict]:

@@ -1,6 +1,6 @@
 """Which digits a generator draws: the shipped evaluator's class histogram of a ``predict`` samples file.
 
-Run: ``python benchmarks/histogram.py samples.pt`` after ``python -m lit_gans predict ... --samples.count 10000``.
+Run: ``python -m benchmarks.histogram samples.pt`` after ``python -m lit_gans predict ... --samples.count 10000``.
 Prints the fraction of samples per class and the smallest one (a missing or rare digit is mode collapse).
 """
 

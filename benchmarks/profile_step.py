@@ -1,6 +1,6 @@
 """Where a training step's time goes: the Trainer path against the plain loop, and what the Trainer adds.
 
-Run from the repo root: ``python benchmarks/profile_step.py [--variant gan] [--steps 300] [--repeats 3] [--top 15]``.
+Run from the repo root: ``python -m benchmarks.profile_step [--variant gan] [--steps 300] [--repeats 3] [--top 15]``.
 
 1. Timing, no profiler: Trainer and plain runs of ``benchmarks/throughput.py`` alternate (A/B/A/B), and the median
    ms/step of each arm and of their difference is printed (on a shared CPU read the difference, not the absolutes).
@@ -13,11 +13,9 @@ Run from the repo root: ``python benchmarks/profile_step.py [--variant gan] [--s
 
 import argparse
 import cProfile
-import importlib.util
 import os
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -25,20 +23,9 @@ from pathlib import Path
 
 import torch
 
-from lit_gans import callbacks
+from benchmarks import throughput
 
 HERE = Path(__file__).resolve().parent
-
-
-def load_throughput():
-    """``benchmarks/throughput.py`` (a folder of scripts, not a package), importable by its timer's class path."""
-    if "throughput" in sys.modules:
-        return sys.modules["throughput"]
-    spec = importlib.util.spec_from_file_location("throughput", HERE / "throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["throughput"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # the contributors the issue names, as (label, [(file fragment, function name), ...]): cumulative time, per step
@@ -49,13 +36,16 @@ BUCKETS = [
     ("  of which manual_backward wrappers", [("lightning/pytorch/core/module.py", "manual_backward")]),
     ("  of which autograd backward", [("torch/autograd/__init__.py", "backward")]),
     ("  of which toggle/untoggle requires_grad", [("", "toggle_optimizer"), ("", "untoggle_optimizer")]),
-    ("  of which finiteness checks", [("lit_gans/models/base.py", "check_finite")]),
-    ("  of which log_train (logging)", [("lit_gans/models/base.py", "log_train")]),
-    ("  of which self.optimizers()", [("lit_gans/models/base.py", "gan_optimizers")]),
-    ("progress bar (on_train_batch_end)", [("progress/", "on_train_batch_end"), ("callbacks.py:ProgressBar", "")]),
+    ("  of which finiteness checks", [("lit_gans/models/base.py", "queue_finite_check")]),
+    ("  of which finish_step (checks, logging)", [("lit_gans/models/base.py", "finish_step")]),
+    ("  of which self.optimizers()", [("lit_gans/models/base.py", "optimizers_counting_g_steps")]),
+    (
+        "progress bar (on_train_batch_end)",
+        [("progress/", "on_train_batch_end"), ("callbacks/progress.py", "on_train_batch_end")],
+    ),
     ("logger connector (per-step metrics)", [("logger_connector.py", "update_train_step_metrics")]),
     ("checkpoint callback (per batch)", [("model_checkpoint.py", "on_train_batch_end")]),
-    ("image callback (per batch)", [("callbacks.py:ImageCallback", "")]),
+    ("image callback (per batch)", [("lit_gans/callbacks/pictures.py", "on_train_batch_end")]),
     ("next batch", [("loops/fetchers.py", "__next__")]),
     ("batch transfer to device", [("strategies/strategy.py", "batch_to_device")]),
     ("all callback hooks", [("trainer/call.py", "_call_callback_hooks")]),
@@ -66,15 +56,9 @@ OWN_CODE = ("lightning/", "lit_gans/", "tqdm/")
 def per_step(stats: pstats.Stats, matches, steps: int) -> float:
     """Cumulative ms per step of the functions matching a (file fragment, name) pair: summed over names, and the
     outermost of same-named ones (a wrapper calling its namesake) so nothing counts twice."""
-    lines = {  # lit_gans' callbacks share a file and a hook name: tell them apart by the hook's first line
-        f"callbacks.py:{cls.__name__}": cls.on_train_batch_end.__code__.co_firstlineno
-        for cls in (callbacks.ProgressBar, callbacks.ImageCallback)
-    }
     by_name: dict[str, float] = {}
-    for (file, line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
-        hit = any(fragment in file and name == want for fragment, want in matches if fragment not in lines)
-        hit |= any(file.endswith("lit_gans/callbacks.py") and line == lines[f] for f, _ in matches if f in lines)
-        if hit:
+    for (file, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        if any(fragment in file and name == want for fragment, want in matches):
             by_name[name] = max(by_name.get(name, 0.0), ct)
     return sum(by_name.values()) / steps * 1e3
 
@@ -92,7 +76,6 @@ def run(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    throughput = load_throughput()
     os.chdir(throughput.ROOT)
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     print(throughput.header(argparse.Namespace(batch_size=args.batch_size, warmup=args.warmup, repeats=args.repeats)))

@@ -1,6 +1,6 @@
 """Sample quality over training: FID, IS and KID (plus each variant's own measure) every N steps, as CSV and plot.
 
-Run from the repo root: ``python benchmarks/quality.py --config dcgan --steps 300 --every 100 [--out
+Run from the repo root: ``python -m benchmarks.quality --config dcgan --steps 300 --every 100 [--out
 docs/quality_dcgan]``. It trains through ``lit_gans.cli.main`` with validation every ``--every`` generator steps,
 reads the metrics back from the run's TensorBoard event file and writes ``<out>.csv`` and ``<out>.png``.
 Any further ``--trainer.*``/``--model.*``/... arguments go to the CLI unchanged, e.g.
@@ -28,12 +28,13 @@ COLUMNS = ["val/fid", "val/is", "val/kid", "val/code_accuracy", "val/sample_accu
 COLUMNS += ["val/wasserstein", "val/code_accuracy_identity"]
 
 
-def train(config: str, steps: int, every: int, samples: int, root: str, extra: list[str]) -> Path:
-    """Fits the variant for ``steps`` generator steps, validating every ``every``; returns the run's log folder."""
+def train(configs: list[str], steps: int, every: int, samples: int, root: str, extra: list[str]) -> Path:
+    """Fits the configs (a variant and its overlays) for ``steps`` generator steps, validating every ``every``;
+    returns the run's log folder."""
     cli = cli_main(
         [
             "fit",
-            f"--config={config}",
+            *[f"--config={config}" for config in configs],
             f"--trainer.max_steps={steps}",
             "--trainer.max_epochs=-1",  # --steps decides, whatever the config's epoch count
             f"--trainer.val_check_interval={every}",  # in batches: one batch per generator step at d_steps 1
@@ -94,7 +95,7 @@ def plot(path: Path, columns: list[str], rows: list[dict], title: str) -> None:
 def run(argv: list[str] | None = None) -> dict:
     """Parses ``argv`` (unknown options go to the CLI), trains, writes CSV and PNG; returns what it wrote."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="dcgan", help="a config name in configs/ or a path")
+    parser.add_argument("--config", action="append", help="a config name in configs/ or a path; repeat for overlays")
     parser.add_argument("--steps", type=int, default=300, help="generator steps to train")
     parser.add_argument("--every", type=int, default=100, help="validate (and measure) every this many steps")
     # 2,000 samples: FID+IS+KID in seconds on a CPU; FID's bias against 10,000 samples is larger, its trend the same
@@ -108,7 +109,8 @@ def run(argv: list[str] | None = None) -> dict:
         parser.error("--steps must be >= 1 and --every in 1..steps")
     if args.threads:  # on a CPU shared with other jobs, 1 thread is slower to disturb than a team of 2
         torch.set_num_threads(args.threads)
-    name = Path(args.config).stem
+    configs = args.config or ["dcgan"]
+    name = "+".join(Path(c).stem for c in configs)
     out = Path(args.out or f"docs/quality_{name}").resolve()  # resolved before moving to the repo root
     root_arg = Path(args.root).resolve() if args.root else None
     from_logs = Path(args.from_logs).resolve() if args.from_logs else None
@@ -120,7 +122,7 @@ def run(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = root_arg or Path(tmp)
-        log_dir = from_logs or train(args.config, args.steps, args.every, args.num_eval_samples, str(root), extra)
+        log_dir = from_logs or train(configs, args.steps, args.every, args.num_eval_samples, str(root), extra)
         columns, rows = read_metrics(log_dir)
     wall = time.perf_counter() - start
     if not rows:

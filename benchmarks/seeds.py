@@ -1,7 +1,7 @@
 """One config over several seeds: every validation of every seed as a CSV row, then the median, min and max of a
 measure at the last step, with each seed's wall time. A number to count on is a median over seeds, not one run.
 
-Run from anywhere: ``python benchmarks/seeds.py --config infogan --seeds 0 1 2 [--steps 5000] [--every 468]
+Run from the repo root: ``python -m benchmarks.seeds --config infogan --seeds 0 1 2 [--steps 5000] [--every 468]
 [--measure val/code_accuracy] [--name NAME] [--out docs/seeds_infogan.csv] [--log-dir lightning_logs/seeds]``.
 Each seed is trained through ``lit_gans.cli.main`` (``quality.train``: validation every ``--every`` generator steps
 and after the last) with ``--seed_everything`` set; its TensorBoard logs are kept under ``<log-dir>/<name>/seed_<s>``
@@ -16,7 +16,6 @@ import argparse
 import csv
 import os
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,8 +23,7 @@ from pathlib import Path
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is a folder of scripts: reuse quality's
-import quality  # noqa: E402
+from benchmarks import quality
 
 ROOT = quality.ROOT
 KEYS = ["name", "config", "seed", "step", "wall_s"]  # then every val/ scalar the run logged
@@ -102,7 +100,7 @@ def print_summary(name: str, measure: str, result: dict) -> None:
 def run(argv: list[str] | None = None) -> dict[str, dict]:
     """Parses ``argv`` (unknown options go to the CLI), trains every seed, writes the CSV; returns the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="infogan", help="a config name in configs/ or a path")
+    parser.add_argument("--config", action="append", help="a config name in configs/ or a path; repeat for overlays")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=5000, help="generator steps per seed")
     parser.add_argument("--every", type=int, default=468, help="validate every this many steps (468: an epoch)")
@@ -120,7 +118,8 @@ def run(argv: list[str] | None = None) -> dict[str, dict]:
         parser.error("--steps must be >= 1 and --every in 1..steps")
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = args.name or Path(args.config).stem
+    configs = args.config or ["infogan"]
+    name = args.name or "+".join(Path(c).stem for c in configs)
     out = Path(args.out or f"docs/seeds_{name}.csv").resolve()  # resolved before moving to the repo root
     log_dir = Path(args.log_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -131,9 +130,11 @@ def run(argv: list[str] | None = None) -> dict[str, dict]:
         root = log_dir / name / f"seed_{seed}"
         start = time.time()
         run_dir = quality.train(
-            args.config, args.steps, args.every, args.num_eval_samples, str(root), [f"--seed_everything={seed}", *extra]
+            configs, args.steps, args.every, args.num_eval_samples, str(root), [f"--seed_everything={seed}", *extra]
         )
-        rows = [{"name": name, "config": args.config, "seed": seed, **row} for row in read_validations(run_dir, start)]
+        rows = [
+            {"name": name, "config": "+".join(configs), "seed": seed, **row} for row in read_validations(run_dir, start)
+        ]
         if not rows:
             raise SystemExit(f"seeds: no validation metrics in {run_dir}: was validation turned off?")
         rows[-1]["wall_s"] = time.time() - start  # the whole run, to the end of its last validation

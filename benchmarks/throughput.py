@@ -1,6 +1,6 @@
 """Training speed: the Trainer path users run against a plain PyTorch loop doing the same work, per variant.
 
-Run from the repo root: ``python benchmarks/throughput.py [--variants gan dcgan infogan acgan] [--steps N]
+Run from the repo root: ``python -m benchmarks.throughput [--variants gan dcgan infogan acgan] [--steps N]
 [--repeats R] [--batch-size 128]``.
 
 For each variant the two arms alternate in one process (Trainer, plain, Trainer, plain, ...):
@@ -126,7 +126,7 @@ def gan_step(model: GAN, real, labels, opt_g, opt_d) -> torch.Tensor:
     with frozen(model.discriminator):
         loss_g = losses.g_loss(model.discriminator(fake))
         update(opt_g, loss_g)
-    model.after_generator_step()
+    model.update_ema()
     return loss_g
 
 
@@ -144,7 +144,7 @@ def infogan_step(model: InfoGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
         cat_ce_g, cont_nll_g = model.info_terms(h, categories, codes)
         loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
         update(opt_g, loss_g)
-    model.after_generator_step()
+    model.update_ema()
     return loss_g
 
 
@@ -160,7 +160,7 @@ def acgan_step(model: ACGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
         src, cls = model.discriminator(fake)
         loss_g = losses.g_loss(src) + losses.class_loss(cls, fake_labels)
         update(opt_g, loss_g)
-    model.after_generator_step()
+    model.update_ema()
     return loss_g
 
 
@@ -208,7 +208,7 @@ def run_plain(blueprint, steps: int, warmup: int, timer: StepTimer):
     )
     if abs(checksum(model) - timer.checksum) > 1e-6 * max(1.0, abs(timer.checksum)):
         raise RuntimeError(f"{type(model).__name__}: the plain arm's initial weights differ from the Trainer arm's")
-    if model.hparams.d_steps != 1:
+    if model.d_steps != 1:
         raise ValueError("the plain loop does one D and one G update per batch: use a config with d_steps 1")
     device = timer.device
     model.to(device).train()

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser
 
 from lit_gans import models
 from lit_gans.callbacks import (
@@ -20,10 +20,12 @@ from lit_gans.callbacks import (
     SampleGrid,
     SampleWriter,
     ValidateLastStep,
+    variant_pictures,
 )
 from lit_gans.data import MNISTDataModule
 from lit_gans.errors import LitGansError
-from lit_gans.models import GANModule
+from lit_gans.lightning_private import ConfigOverCheckpointCLI
+from lit_gans.models import GAN, GANModule
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
 UNTRAINED = "untrained"  # --ckpt_path untrained: validate/test/predict the random initial weights, on purpose
@@ -76,7 +78,7 @@ class OneLineParser(LightningArgumentParser):
         raise SystemExit(2)
 
 
-class GANCLI(LightningCLI):
+class GANCLI(ConfigOverCheckpointCLI):
     """LightningCLI with the callbacks every run needs, linked data shapes and checkpoint checks."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -92,29 +94,29 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(SampleWriter, "samples")
         # MNIST (or Fashion-MNIST) unless the config or --data names another DataModule, e.g. ImageFolderDataModule
         parser.set_defaults({"data": {"class_path": f"{MNISTDataModule.__module__}.{MNISTDataModule.__name__}"}})
+        # DCGAN unless a config names another variant, so that an overlay (tiny.yaml, fashion_mnist.yaml) runs alone
+        parser.set_defaults({"model": {"class_path": f"{GAN.__module__}.{GAN.__name__}"}})
         parser.link_arguments("samples.count", "data.init_args.predict_samples")
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
-    def _instantiate_trainer(self, config, callbacks):
+    def instantiate_trainer(self, **kwargs):
+        config = self.config_init[self.subcommand].trainer
         on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
         if str(config.get("precision")) in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
             raise LitGansError(
                 "--trainer.precision 16-mixed (fp16 AMP with gradient scaling) needs a CUDA GPU; "
                 "on the CPU use --trainer.precision bf16-mixed"
             )
-        callbacks.extend([InterruptCheckpoint(), ValidateLastStep()])
-        given = [*(config.get("callbacks") or []), *callbacks]
+        given = config.get("callbacks") or []
+        added = [InterruptCheckpoint(), ValidateLastStep()]
+        added += [c for c in variant_pictures(self.model) if not any(isinstance(g, type(c)) for g in given)]
         if config.get("enable_progress_bar") is not False and not any(
             isinstance(c, LightningProgressBar) for c in given
         ):
-            callbacks.append(ProgressBar())  # Lightning's default redraws every step: ours on a timer
-        return super()._instantiate_trainer(config, callbacks)
-
-    def _parse_ckpt_path(self) -> None:
-        """No-op. LightningCLI would rebuild the model from the checkpoint's saved arguments, overriding the config
-        and the command line (a ``--model.init_args.predict_category`` would be silently replaced). Here the model
-        is what the config says, and ``_check_ckpt`` refuses a checkpoint that does not match it."""
+            added.append(ProgressBar())  # Lightning's default redraws every step: ours on a timer
+        self.trainer_defaults["callbacks"] = added  # LightningCLI appends these after the config's and the parser's
+        return super().instantiate_trainer(**kwargs)
 
     def _check_ckpt(self) -> None:
         """Turns a missing, truncated or unsafe checkpoint into one clear line before Lightning touches it."""

@@ -270,6 +270,11 @@ class MNISTDataModule(L.LightningDataModule):
         return DataLoader(torch.arange(self.hparams.predict_samples), batch_size=self.hparams.val_batch_size)
 
 
+def to_unit_interval(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> float [0, 1], what torchvision's ``make_grid``/``save_image`` and TensorBoard draw."""
+    return images.float().add(1.0).div(2.0).clamp(0.0, 1.0)
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 0..255, the inverse of ``to_unit_range`` (for files users keep)."""
     return images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)

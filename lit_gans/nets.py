@@ -1,6 +1,7 @@
 """Plain nn.Module networks. A variant is which of these it gets, not a subclass.
 
-Images (B, C, H, W) in [-1, 1] with C 1 or 3 and H = W one of ``SIZES`` (MNIST: 1 x 28 x 28); latents (B, latent_dim).
+Images (B, C, H, W) in [-1, 1] with C 1 or 3 and H = W one of ``SIZES`` (MNIST: 1 x 28 x 28); generator inputs
+(B, input_dim).
 """
 
 import math
@@ -55,19 +56,18 @@ class MLPGenerator(nn.Module):
     """z -> (Linear, BatchNorm, ReLU) x 3 -> Tanh image.
 
     BatchNorm departs from Goodfellow et al. (2014), whose G had none: without it this MLP collapses to a few
-    blurry modes on MNIST (IS 3.1 after 3,000 steps even with PyTorch's default init); with it digits appear by
-    then (IS 5.0).
+    blurry modes on MNIST, even with PyTorch's default init (docs/results.md, vanilla GAN).
 
     Args:
-        latent_dim: size of z.
+        input_dim: size of z.
         img_shape: (C, H, W) of the output.
         hidden: widths of the hidden layers.
     """
 
-    def __init__(self, latent_dim: int, img_shape=(1, 28, 28), hidden=(256, 512, 1024)):
+    def __init__(self, input_dim: int, img_shape=(1, 28, 28), hidden=(256, 512, 1024)):
         super().__init__()
-        self.latent_dim, self.img_shape = latent_dim, tuple(img_shape)
-        layers, width = [], latent_dim
+        self.input_dim, self.img_shape = input_dim, tuple(img_shape)
+        layers, width = [], input_dim
         for h in hidden:
             layers += [nn.Linear(width, h, bias=False), nn.BatchNorm1d(h), nn.ReLU(inplace=True)]  # BN has the bias
             width = h
@@ -84,7 +84,7 @@ class MLPDiscriminator(nn.Module):
 
     Wider and deeper than the usual 512-256 with dropout 0.3 (the paper regularised its maxout D with dropout):
     against the BatchNorm generator that D sat at chance (D(x) = D(G(z)) = 0.5) while the samples were still poor,
-    so G stopped improving (IS 7.2 at 12,000 steps); this one keeps teaching it (IS 8.0 at 7,500 steps).
+    so G stopped improving; this one keeps teaching it (docs/results.md, vanilla GAN).
 
     Args:
         img_shape: (C, H, W) of the input.
@@ -112,7 +112,7 @@ class MLPDiscriminator(nn.Module):
 # Appendix C) took over: used by DCGAN, InfoGAN, AC-GAN, cGAN and, with LayerNorm in D, WGAN-GP ------------------
 
 
-class InfoGANGenerator(nn.Module):
+class ConvGenerator(nn.Module):
     """FC 1024-BN-ReLU -> FC 7x7x128-BN-ReLU -> 4x4 up-conv 64 s2 BN ReLU -> 4x4 up-conv 1 s2 Tanh (at 28x28x1).
 
     DCGAN's G for MNIST as its authors wrote it (dcgan_code/mnist: two fully connected layers, then two transposed
@@ -120,17 +120,17 @@ class InfoGANGenerator(nn.Module):
     one more up-conv 128 s2 BN ReLU first; the last up-conv gives ``channels``.
 
     Args:
-        latent_dim: size of the whole input (noise plus codes or class one-hot).
+        input_dim: size of the whole input (the noise, plus codes or a class one-hot where the variant has them).
         channels: image channels.
         size: image side, one of ``SIZES``.
     """
 
-    def __init__(self, latent_dim: int, channels: int = 1, size: int = 28):
+    def __init__(self, input_dim: int, channels: int = 1, size: int = 28):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.input_dim = input_dim
         self.side, stages = map_side(size)
         self.fc = nn.Sequential(
-            nn.Linear(latent_dim, 1024, bias=False),
+            nn.Linear(input_dim, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.ReLU(inplace=True),
             nn.Linear(1024, 128 * self.side**2, bias=False),
@@ -154,12 +154,12 @@ class InfoGANGenerator(nn.Module):
         return self.conv(self.fc(z).view(-1, 128, self.side, self.side))
 
 
-class InfoGANTrunk(nn.Module):
+class ConvTrunk(nn.Module):
     """D's body, shared by its heads: 4x4 conv 64 s2 LReLU (no BN) -> 4x4 conv 128 s2 BN LReLU -> FC 1024 BN LReLU.
 
     DCGAN's D for MNIST as its authors wrote it (dcgan_code/mnist), and InfoGAN's. The fully connected 1024 layer
-    is what makes it work at 28x28: read out linearly from the 7x7 maps (the seed's all-convolutional D), D was too
-    weak to teach G (FID 19.3 against 9.0 at step 600 with the same G; README, DCGAN).
+    is what makes it work at 28x28: read out linearly from the 7x7 maps (an all-convolutional D), D is too weak to
+    teach G (docs/results.md, DCGAN).
 
     Other shapes mirror the generator: 8x8 maps for 32 and 64 pixels, and 64 gets one more conv 128 s2 (norm, LReLU)
     before the FC layer.
@@ -242,9 +242,9 @@ class InfoGANDiscriminator(nn.Module):
         self, categorical: list[int], continuous: int, learn_std: bool = False, channels: int = 1, size: int = 28
     ):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels, size=size)
-        self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the paper's "FC. output layer for D"
-        self.q = QHead(InfoGANTrunk.out_features, categorical, continuous, learn_std)
+        self.trunk = ConvTrunk(channels, size=size)
+        self.source = nn.Linear(ConvTrunk.out_features, 1)  # the paper's "FC. output layer for D"
+        self.q = QHead(ConvTrunk.out_features, categorical, continuous, learn_std)
         init_weights(self.source)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -263,9 +263,9 @@ class ACGANDiscriminator(nn.Module):
 
     def __init__(self, num_classes: int, channels: int = 1, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels, size=size)
-        self.source = nn.Linear(InfoGANTrunk.out_features, 1)
-        self.classes = nn.Linear(InfoGANTrunk.out_features, num_classes)
+        self.trunk = ConvTrunk(channels, size=size)
+        self.source = nn.Linear(ConvTrunk.out_features, 1)
+        self.classes = nn.Linear(ConvTrunk.out_features, num_classes)
         init_weights(self.source)
         init_weights(self.classes)
 
@@ -288,9 +288,9 @@ class ProjectionDiscriminator(nn.Module):
 
     def __init__(self, num_classes: int, channels: int = 1, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels, size=size)
-        self.source = nn.Linear(InfoGANTrunk.out_features, 1)  # the unconditional part: is x a digit at all
-        self.embed = nn.Embedding(num_classes, InfoGANTrunk.out_features)  # the conditional part: is x this digit
+        self.trunk = ConvTrunk(channels, size=size)
+        self.source = nn.Linear(ConvTrunk.out_features, 1)  # the unconditional part: is x a digit at all
+        self.embed = nn.Embedding(num_classes, ConvTrunk.out_features)  # the conditional part: is x this digit
         init_weights(self.source)
         nn.init.normal_(self.embed.weight, 0.0, 0.02)  # small, like every other weight: D starts unconditional
 
@@ -302,7 +302,7 @@ class ProjectionDiscriminator(nn.Module):
 # ---- one real/fake output on the trunk: DCGAN's D, and WGAN-GP's critic (Gulrajani et al. 2017) ------------------
 
 
-class DCDiscriminator(nn.Module):
+class ConvDiscriminator(nn.Module):
     """The trunk read out by one linear layer: one real/fake logit per image (DCGAN), or one score (WGAN-GP critic).
 
     Args:
@@ -316,8 +316,8 @@ class DCDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 1, slope: float = 0.2, layer_norm: bool = False, size: int = 28):
         super().__init__()
-        self.trunk = InfoGANTrunk(channels, slope, layer_norm, size)
-        self.source = nn.Linear(InfoGANTrunk.out_features, 1)
+        self.trunk = ConvTrunk(channels, slope, layer_norm, size)
+        self.source = nn.Linear(ConvTrunk.out_features, 1)
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,3 +1,4 @@
+import importlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,19 @@ from lit_gans.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def _model_block(config: Path) -> dict:
+    return yaml.safe_load(config.read_text()).get("model") or {}
+
+
+VARIANTS = [c for c in CONFIGS if "class_path" in _model_block(c)]  # configs that name a variant
+OVERLAYS = [c for c in CONFIGS if c not in VARIANTS]  # laid over a variant: data, budget, a variant's options
+# every variant alone and under every overlay it takes: an overlay with model options (infogan_fewlabel.yaml) is for
+# the variant its name starts with; the others (fashion_mnist.yaml, tiny.yaml) for every variant
+RUNS = [[v] for v in VARIANTS] + [
+    [v, o] for v in VARIANTS for o in OVERLAYS if not _model_block(o) or o.stem.startswith(f"{v.stem}_")
+]
 # keep every CLI run in tests small: few steps, a small metric sample, no progress bar
 FAST = [
     "--trainer.enable_progress_bar=false",
@@ -21,9 +35,16 @@ FAST = [
 ]
 
 
-def batches_per_step(config: Path) -> int:
-    """Batches one generator step takes under a config (its d_steps): ``fast_dev_run`` with that many gives a G step."""
-    return yaml.safe_load(config.read_text())["model"]["init_args"].get("d_steps", 1)
+def batches_per_step(*configs: Path) -> int:
+    """Batches one generator step takes under configs (their d_steps, else the variant's paper value): a
+    ``fast_dev_run`` of that many batches gives one G step."""
+    model = {}
+    for config in map(Path, configs):
+        block = _model_block(config if config.suffix else ROOT / "configs" / f"{config}.yaml")
+        model = {"class_path": block.get("class_path", model.get("class_path", "lit_gans.models.GAN")),
+                 "d_steps": (block.get("init_args") or {}).get("d_steps", model.get("d_steps"))}  # fmt: skip
+    module, name = model["class_path"].rsplit(".", 1)
+    return model["d_steps"] or getattr(importlib.import_module(module), name).paper_d_steps
 
 
 @pytest.fixture

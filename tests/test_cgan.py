@@ -4,7 +4,7 @@ from torch import nn
 
 from lit_gans.callbacks import ClassGrid
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import SampleAccuracy
+from lit_gans.measures import SampleAccuracy
 from lit_gans.models import ACGAN, CGAN, GAN
 
 

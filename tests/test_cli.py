@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, ROOT, batches_per_step, run_module
+from conftest import ROOT, RUNS, batches_per_step, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lit_gans.callbacks import GenerationMetrics
@@ -18,10 +18,12 @@ def events(log_dir):
     return acc.Tags()
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
-def test_every_config_fits(run_cli, config):
-    cli = run_cli("fit", f"--config={config}", f"--trainer.fast_dev_run={batches_per_step(config)}")
+@pytest.mark.parametrize("configs", RUNS, ids=lambda cs: "+".join(c.stem for c in cs))
+def test_every_variant_fits_alone_and_under_every_overlay(run_cli, configs):
+    given = [f"--config={c}" for c in configs]
+    cli = run_cli("fit", *given, f"--trainer.fast_dev_run={batches_per_step(*configs)}")
     assert cli.trainer.global_step == 1  # one generator update (after d_steps discriminator updates)
+    assert type(cli.model).__name__ in configs[0].read_text()  # the overlay kept the variant's model
     assert torch.isfinite(torch.stack([p.detach().sum() for p in cli.model.parameters()])).all()
 
 
@@ -109,7 +111,13 @@ def test_run_outputs_written_at_the_root_are_ignored(tmp_path, monkeypatch):
 
 
 def test_fashion_configs_score_with_the_fashion_evaluator(run_cli):
-    cli = run_cli("fit", "--config=fashion_acgan", "--trainer.fast_dev_run=1", "--model.init_args.samples_per_class=10")
+    cli = run_cli(
+        "fit",
+        "--config=acgan",
+        "--config=fashion_mnist",
+        "--trainer.fast_dev_run=1",
+        "--model.init_args.samples_per_class=10",
+    )
     assert cli.datamodule.dataset == "fashion_mnist" and cli.datamodule.folder == "FashionMNIST"
     (metrics,) = [c for c in cli.trainer.callbacks if isinstance(c, GenerationMetrics)]
     used = metrics.metrics.fid.inception.evaluator.head.weight.cpu()

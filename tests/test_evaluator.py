@@ -11,7 +11,7 @@ from conftest import ROOT
 from lit_gans import evaluator as evaluator_module
 from lit_gans.data import SHIPPED, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.evaluator import WEIGHTS, Evaluator, load_evaluator, main, random_shift
+from lit_gans.evaluator import WEIGHTS, Evaluator, load_evaluator
 
 
 @pytest.fixture(scope="module")
@@ -59,30 +59,5 @@ def test_classifies_real_digits(test_digits):
 
 def test_missing_weights_say_how_to_make_them(monkeypatch, tmp_path):
     monkeypatch.setitem(evaluator_module.WEIGHTS, "fashion_mnist", tmp_path / "evaluator_fashion_mnist.pt")
-    with pytest.raises(LitGansError, match="python -m lit_gans.evaluator --dataset fashion_mnist"):
+    with pytest.raises(LitGansError, match="python -m lit_gans.train_evaluator --dataset fashion_mnist"):
         load_evaluator(dataset="fashion_mnist")
-
-
-def test_random_shift_moves_content_and_pads_with_background():
-    images = torch.full((64, 1, 28, 28), -1.0)
-    images[:, :, 10:18, 10:18] = 1.0
-    shifted = random_shift(images, 2, torch.Generator().manual_seed(0))
-    assert shifted.shape == images.shape
-    assert (shifted.sum((1, 2, 3)) == images.sum((1, 2, 3))).all()  # the square stays whole inside the frame
-    assert not torch.equal(shifted, images)
-
-
-def test_main_trains_and_saves(monkeypatch, tmp_path, capsys, test_digits):
-    images, labels = test_digits
-    uint8 = ((images.squeeze(1) + 1) * 127.5).round().to(torch.uint8)
-    read = []
-    monkeypatch.setattr(
-        evaluator_module,
-        "load_split",
-        lambda data_dir, train, dataset: read.append(dataset) or (uint8[:256], labels[:256]),
-    )
-    out = tmp_path / "tiny.pt"
-    main(["--dataset", "fashion_mnist", "--epochs", "1", "--out", str(out)])
-    assert "evaluator (fashion_mnist): test accuracy" in capsys.readouterr().out.splitlines()[-1]
-    assert read == ["FashionMNIST", "FashionMNIST"]  # the train and test splits of the dataset asked for
-    Evaluator().load_state_dict(torch.load(out, weights_only=True))

@@ -8,7 +8,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from lit_gans.data import labelled_subset, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import best_map_accuracy, identity_accuracy
+from lit_gans.measures import best_map_accuracy, identity_accuracy
 from lit_gans.models import InfoGAN
 
 
@@ -28,7 +28,7 @@ def test_hungarian_accuracy_on_permuted_and_random_labels():
 def test_heads_and_latent_shapes():
     model = InfoGAN(categorical=[10, 4], continuous=3, learn_cont_std=True)
     inputs = model.sample_inputs(6)
-    assert inputs["z"].shape == (6, 62 + 14 + 3) and model.generator.latent_dim == 79
+    assert inputs["z"].shape == (6, 62 + 14 + 3) and model.generator.input_dim == 79
     assert inputs["categories"].shape == (6, 2) and inputs["codes"].shape == (6, 3)
     assert inputs["codes"].abs().max() <= 1  # U(-1, 1) prior
     images = model.generator(inputs["z"])

@@ -173,8 +173,6 @@ def test_sample_is_seeded_in_range_and_leaves_train_mode(variant):
     assert torch.equal(model.sample(6, seed=3, uint8=True), to_uint8(images))
     # in eval mode the chunking does not change the images (up to float rounding of batched kernels)
     torch.testing.assert_close(model.sample(6, seed=3, batch_size=4), images, rtol=0, atol=1e-5)
-    model.eval()
-    assert torch.equal(model.generate(6, seed=3), images)  # what the callbacks and metrics draw
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.__name__)

@@ -10,14 +10,8 @@ import torch
 from lit_gans.data import SHIPPED, MNISTDataModule, extract_shipped, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.evaluator import load_evaluator
-from lit_gans.metrics import (
-    EvaluatorFeatures,
-    GenerativeMetrics,
-    SampleAccuracy,
-    code_mutual_information,
-    dataset_of,
-    resolve_backbone,
-)
+from lit_gans.measures import SampleAccuracy, code_mutual_information
+from lit_gans.metrics import EvaluatorFeatures, GenerativeMetrics, dataset_of, resolve_backbone
 
 
 @pytest.fixture(scope="module")

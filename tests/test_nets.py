@@ -9,9 +9,9 @@ from lit_gans.errors import LitGansError
     "generator, discriminator, latent",
     [
         (nets.MLPGenerator(100), nets.MLPDiscriminator(), 100),
-        (nets.InfoGANGenerator(100), nets.DCDiscriminator(), 100),
-        (nets.InfoGANGenerator(100), nets.DCDiscriminator(layer_norm=True), 100),
-        (nets.InfoGANGenerator(74), nets.InfoGANTrunk(), 74),
+        (nets.ConvGenerator(100), nets.ConvDiscriminator(), 100),
+        (nets.ConvGenerator(100), nets.ConvDiscriminator(layer_norm=True), 100),
+        (nets.ConvGenerator(74), nets.ConvTrunk(), 74),
     ],
 )
 def test_shapes_and_range(generator, discriminator, latent):
@@ -23,7 +23,7 @@ def test_shapes_and_range(generator, discriminator, latent):
 
 
 def test_dcgan_conventions():
-    g, d = nets.InfoGANGenerator(100), nets.DCDiscriminator()
+    g, d = nets.ConvGenerator(100), nets.ConvDiscriminator()
     # no pooling, BN neither on G's output layer nor on D's input layer, LeakyReLU 0.2 in D
     assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in [*g.modules(), *d.modules()])
     assert isinstance(g.conv[-1], torch.nn.Tanh) and isinstance(g.conv[-2], torch.nn.ConvTranspose2d)
@@ -54,21 +54,21 @@ def test_mlp_generator_starts_with_distinct_samples():
 def test_dcgan_networks_are_the_dcgan_authors_mnist_sizes():
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     # G: 100*1024 + BN, 1024*6272 + BN, 128*64*16 + BN, 64*16 + 1; D: 16*64 + 64, 64*128*16 + BN, 6272*1024 + BN, 1025
-    assert count(nets.InfoGANGenerator(100)) == 102400 + 2048 + 6422528 + 12544 + 131072 + 128 + 1024 + 1
-    assert count(nets.DCDiscriminator()) == 1088 + 131072 + 256 + 6422528 + 2048 + 1025
-    critic = nets.DCDiscriminator(layer_norm=True)
+    assert count(nets.ConvGenerator(100)) == 102400 + 2048 + 6422528 + 12544 + 131072 + 128 + 1024 + 1
+    assert count(nets.ConvDiscriminator()) == 1088 + 131072 + 256 + 6422528 + 2048 + 1025
+    critic = nets.ConvDiscriminator(layer_norm=True)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("size", [28, 32, 64])
 def test_conv_networks_follow_the_image_shape(channels, size):
-    g = nets.InfoGANGenerator(20, channels, size)
+    g = nets.ConvGenerator(20, channels, size)
     x = g(torch.randn(4, 20))
     assert x.shape == (4, channels, size, size)
-    critic = nets.DCDiscriminator(channels, layer_norm=True, size=size)  # LayerNorm's shape follows the maps
+    critic = nets.ConvDiscriminator(channels, layer_norm=True, size=size)  # LayerNorm's shape follows the maps
     heads = [
-        nets.DCDiscriminator(channels, size=size),
+        nets.ConvDiscriminator(channels, size=size),
         critic,
         nets.InfoGANDiscriminator([10], 2, channels=channels, size=size),
         nets.ACGANDiscriminator(5, channels, size),
@@ -86,16 +86,16 @@ def test_conv_networks_parameter_counts_at_32_and_64_pixels_in_colour():
     # 32x32x3: 8x8 maps, so the FC layers read and write 8*8*128 = 8192 features
     g32 = 102400 + 2048 + 1024 * 8192 + 2 * 8192 + 131072 + 128 + 64 * 3 * 16 + 3
     d32 = 3 * 64 * 16 + 64 + 131072 + 256 + 8192 * 1024 + 2048 + 1025
-    assert count(nets.InfoGANGenerator(100, 3, 32)) == g32
-    assert count(nets.DCDiscriminator(3, size=32)) == d32
+    assert count(nets.ConvGenerator(100, 3, 32)) == g32
+    assert count(nets.ConvDiscriminator(3, size=32)) == d32
     # 64x64x3: the same 8x8 maps, one more stride-2 stage of 128 channels in each network
-    assert count(nets.InfoGANGenerator(100, 3, 64)) == g32 + 128 * 128 * 16 + 256
-    assert count(nets.DCDiscriminator(3, size=64)) == d32 + 128 * 128 * 16 + 256
+    assert count(nets.ConvGenerator(100, 3, 64)) == g32 + 128 * 128 * 16 + 256
+    assert count(nets.ConvDiscriminator(3, size=64)) == d32 + 128 * 128 * 16 + 256
 
 
 def test_the_mnist_networks_keep_their_state_dict_keys():
     # checkpoints of the 28x28x1 networks load as before: same layers at the same places
-    assert [k for k in nets.InfoGANGenerator(100).state_dict() if k.endswith("weight")] == [
+    assert [k for k in nets.ConvGenerator(100).state_dict() if k.endswith("weight")] == [
         "fc.0.weight",
         "fc.1.weight",
         "fc.3.weight",
@@ -104,7 +104,7 @@ def test_the_mnist_networks_keep_their_state_dict_keys():
         "conv.1.weight",
         "conv.3.weight",
     ]
-    assert [k for k in nets.InfoGANTrunk().state_dict() if k.endswith("weight")] == [
+    assert [k for k in nets.ConvTrunk().state_dict() if k.endswith("weight")] == [
         "net.0.weight",
         "net.2.weight",
         "net.3.weight",

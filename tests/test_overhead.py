@@ -63,13 +63,13 @@ def test_one_divergence_sync_per_step_names_the_first_bad_loss():
     from lit_gans.models import GAN
 
     model = GAN(arch="mlp")
-    model.check_finite("loss/d", torch.tensor(float("inf")))
-    model.check_finite("loss/g", torch.tensor(float("nan")))
+    model.queue_finite_check("loss/d", torch.tensor(float("inf")))
+    model.queue_finite_check("loss/g", torch.tensor(float("nan")))
     assert len(model._pending_checks) == 2  # queued, not checked: no host sync yet
     with pytest.raises(LitGansError, match="step 0: loss/d=inf"):
         model.raise_if_diverged()
     assert model._pending_checks == []
-    model.check_finite("loss/d", torch.tensor(1.0))
+    model.queue_finite_check("loss/d", torch.tensor(1.0))
     model.raise_if_diverged()  # finite: nothing raised
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from conftest import CONFIGS, batches_per_step, run_module
+from conftest import VARIANTS, batches_per_step, run_module
 
 
-@pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem != "tiny"], ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", VARIANTS, ids=lambda p: p.stem)
 def test_bf16_mixed_every_variant(run_cli, config):
     dev_run = f"--trainer.fast_dev_run={batches_per_step(config)}"
     cli = run_cli("fit", f"--config={config}", dev_run, "--trainer.precision=bf16-mixed")
@@ -91,5 +91,5 @@ def test_mlp_gan_samples_differ_after_a_short_fit(run_cli):
     cli = run_cli("fit", "--config=gan", "--trainer.max_steps=30", "--trainer.limit_val_batches=0",
                   "--model.init_args.ema_decay=null")  # fmt: skip
     model = cli.model.eval()
-    images = model.generate(64, seed=0)  # eval mode: BatchNorm's running statistics, as pictures and metrics use
+    images = model.sample(64, seed=0)  # eval mode: BatchNorm's running statistics, as pictures and metrics use
     assert images.std(dim=0).mean() > 0.1  # one image repeated would give 0

@@ -14,10 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lit_gans.data import to_uint8
 from lit_gans.errors import LitGansError
-
-
-def _do_nothing() -> None:
-    pass
+from lit_gans.lightning_private import leave_out_of_global_step, logger_writes_this_step
 
 
 class GANModule(LightningModule):
@@ -30,12 +27,14 @@ class GANModule(LightningModule):
         num_classes: number of labels in the data, linked from the DataModule by the CLI.
         optimizer_g: the generator's optimizer; None means Adam(lr=paper_lr_g, betas=(0.5, 0.999)).
         optimizer_d: the discriminator's optimizer; None means Adam(lr=paper_lr_d, betas=(0.5, 0.999)).
-        d_steps: discriminator updates per generator update (one D update per batch; G every d_steps batches).
+        d_steps: discriminator updates per generator update (one D update per batch; G every d_steps batches);
+            None: the variant's paper value, ``paper_d_steps``.
         ema_decay: keep an exponential moving average of G with this decay (None: off); used for sampling.
     """
 
     paper_lr_g = 2e-4  # Radford et al. 2015; subclasses override with their paper's values
     paper_lr_d = 2e-4
+    paper_d_steps = 1  # the GAN paper's k: one D update per G update
     variant = "GAN"  # shown in messages about checkpoints of another variant
     _training_rng: dict | None = None  # the training RNG, set aside while validating
 
@@ -46,13 +45,14 @@ class GANModule(LightningModule):
         num_classes: int = 10,
         optimizer_g: OptimizerCallable | None = None,
         optimizer_d: OptimizerCallable | None = None,
-        d_steps: int = 1,
+        d_steps: int | None = None,
         ema_decay: float | None = None,
     ):
         super().__init__()
         self.automatic_optimization = False  # alternating D/G updates: we call the optimizers ourselves
         self.save_hyperparameters(ignore=["optimizer_g", "optimizer_d"])  # callables would not load weights_only
-        if d_steps < 1:
+        self.d_steps = self.paper_d_steps if d_steps is None else d_steps
+        if self.d_steps < 1:
             raise LitGansError(f"model.d_steps must be >= 1, got {d_steps}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise LitGansError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}; e.g. 0.999")
@@ -92,29 +92,35 @@ class GANModule(LightningModule):
         opt_d = self.optimizer_d(self.discriminator.parameters())
         return opt_g, opt_d
 
-    def gan_optimizers(self):
-        """(opt_g, opt_d), with D's steps left out of ``trainer.global_step``.
-
-        Lightning counts every optimizer.step() as a global step (Lightning issue #17958), so a D+G iteration would
-        count twice and ``max_steps`` would stop at half the iterations. Here a step is one generator update, as in
-        the papers ("generator iterations").
-        """
+    def optimizers_counting_g_steps(self):
+        """(opt_g, opt_d), with D's steps left out of ``trainer.global_step``: a step is one generator update, as the
+        papers count them ("generator iterations"), so ``max_steps`` and ``every_n_steps`` mean G updates. Call it
+        in ``training_step``: Lightning re-arms the step count of every optimizer before each batch."""
         opt_g, opt_d = self.optimizers()
-        opt_d._on_before_step = opt_d._on_after_step = _do_nothing
+        leave_out_of_global_step(opt_d)
         return opt_g, opt_d
 
-    def after_generator_step(self) -> None:
+    def backward_and_step(self, optimizer, loss: torch.Tensor, name: str) -> None:
+        """One update of ``optimizer``'s network on ``loss`` (call inside ``toggled_optimizer``), its divergence check
+        queued under ``name`` for ``finish_step``."""
+        self.queue_finite_check(name, loss)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+
+    def update_ema(self) -> None:
+        """Moves the EMA copy of G towards G (after each generator update); nothing when ``ema_decay`` is None."""
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
 
-    def check_finite(self, name: str, loss: torch.Tensor) -> None:
-        """Queues a divergence check of ``loss``; ``log_train`` (the last call of every ``training_step``) runs the
+    def queue_finite_check(self, name: str, loss: torch.Tensor) -> None:
+        """Queues a divergence check of ``loss``; ``finish_step`` (the last call of every ``training_step``) runs the
         step's checks together, with one host sync per step instead of one per loss (each sync idles a GPU)."""
         self._pending_checks.append((name, loss.detach(), self.global_step))
 
     def raise_if_diverged(self) -> None:
-        """Raises if a loss queued by ``check_finite`` this step is NaN/Inf. It runs before the step's callbacks, so
-        no checkpoint is written after a diverged update and the last checkpoint on disk stays good."""
+        """Raises if a loss queued by ``queue_finite_check`` this step is NaN/Inf. It runs before the step's callbacks,
+        so no checkpoint is written after a diverged update and the last checkpoint on disk stays good."""
         checks, self._pending_checks = self._pending_checks, []
         if not checks:
             return
@@ -126,16 +132,15 @@ class GANModule(LightningModule):
                 f"intact: resume from it with lower learning rates (--model.optimizer_g.init_args.lr ...)"
             )
 
-    def log_train(self, logs: dict[str, torch.Tensor]) -> None:
-        """Runs the step's divergence checks, then logs training scalars on the steps the logger writes (every
-        ``log_every_n_steps``), not every step: each ``self.log`` value costs Lightning about 0.4 ms of bookkeeping,
-        3% of an MLP GAN step on a CPU."""
+    def finish_step(self, logs: dict[str, torch.Tensor]) -> None:
+        """Ends a training step: raises if one of its losses diverged, then logs its scalars on the steps the logger
+        writes (every ``log_every_n_steps``), not every step: each ``self.log`` value costs Lightning bookkeeping."""
         self.raise_if_diverged()
-        if self.trainer.fast_dev_run or self.trainer._logger_connector.should_update_logs:
+        if logger_writes_this_step(self.trainer):
             self.log_dict(logs, prog_bar=True)
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self.raise_if_diverged()  # a variant whose training_step does not end in log_train still gets its checks
+        self.raise_if_diverged()  # a variant whose training_step does not end in finish_step still gets its checks
 
     # ---- requires_grad toggling: Lightning's, with the parameter lists computed once ----------------------------
 
@@ -170,34 +175,30 @@ class GANModule(LightningModule):
             base = int(torch.randint(2**31, (1,)))  # the same on every rank (same RNG state)
             torch.manual_seed(base + self.global_rank)
 
-    # ---- sampling: variants say how a latent is drawn; everything else draws through these -------------------
+    # ---- sampling: variants say how G's input is drawn; training, pictures, metrics and predict draw through these
 
-    def sample_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        """Draws n generator inputs on the CPU from ``rng``: {"z": (n, latent), ...extras such as labels}."""
-        raise NotImplementedError
+    def draw_noise(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """(n, latent_dim) noise z ~ N(0, I) from ``rng`` on its device (None: the global RNG, the model's device)."""
+        device = rng.device if rng is not None else self.device
+        return torch.randn(n, self.hparams.latent_dim, generator=rng, device=device)
+
+    def sample_inputs(self, n: int, rng: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """n generator inputs: {"z": G's input (n, ...), plus each condition a variant draws (labels, codes)}."""
+        return {"z": self.draw_noise(n, rng)}
 
     def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """Inputs for ``predict`` of the samples numbered ``indices``; variants honour their predict options here."""
         return self.sample_inputs(len(indices), rng)
 
     @torch.no_grad()
-    def generate(self, n: int, seed: int, batch_size: int = 1000) -> torch.Tensor:
-        """n images in [-1, 1] from a fixed seed with the sampling G (caller sets eval mode)."""
-        rng = torch.Generator().manual_seed(seed)
-        chunks = []
-        for start in range(0, n, batch_size):
-            z = self.sample_inputs(min(batch_size, n - start), rng)["z"].to(self.device)
-            chunks.append(self.sampling_generator(z))
-        return torch.cat(chunks)
-
-    @torch.no_grad()
     def sample(
         self, n: int, *, seed: int | None = None, uint8: bool = False, batch_size: int = 1000, **conditions
     ) -> torch.Tensor:
-        """Draws n images by hand from the sampling G (the EMA copy when there is one), in eval mode.
+        """Draws n images from the sampling G (the EMA copy when there is one), in eval mode: what the pictures, the
+        metrics and a user's script see.
 
         Conditions fix what a variant's latent takes besides the noise, by the names of its ``latent`` method:
-        ``labels`` (AC-GAN: class of each image), ``categories`` and ``codes`` (InfoGAN: the categorical and
+        ``labels`` (AC-GAN, cGAN: class of each image), ``categories`` and ``codes`` (InfoGAN: the categorical and
         continuous codes). A condition is a value or tensor broadcast to what ``sample_inputs`` draws: ``labels=3``,
         ``categories=torch.arange(10).repeat_interleave(10)`` (one per image), ``codes=[0.5, -1.0]``. Conditions not
         given are drawn from the prior.
@@ -206,15 +207,18 @@ class GANModule(LightningModule):
             n: number of images.
             seed: seed of the noise and of the conditions not given (None: drawn from torch's global RNG).
             uint8: return uint8 in 0..255 (as ``predict`` writes) instead of float in [-1, 1].
-            batch_size: images per generator call.
-            **conditions: see above; a variant without ``latent`` (GAN, DCGAN) takes none.
+            batch_size: images per generator call (inputs are drawn in the same chunks, so a seed gives the same
+                images whatever ``n`` is beyond them).
+            **conditions: see above; an unconditional variant (GAN, DCGAN, WGAN-GP) takes none.
 
         Returns:
             (n, C, H, W) images on the model's device.
         """
         if seed is None:
             seed = int(torch.randint(2**62, (1,)))
-        inputs = self.sample_inputs(n, torch.Generator().manual_seed(seed))
+        rng = torch.Generator().manual_seed(seed)
+        drawn = [self.sample_inputs(min(batch_size, n - start), rng) for start in range(0, n, batch_size)]
+        inputs = {key: torch.cat([chunk[key] for chunk in drawn]) for key in drawn[0]}
         z = self._condition_latent(inputs, conditions) if conditions else inputs["z"]
         generator = self.sampling_generator
         was_training = generator.training

@@ -3,7 +3,6 @@
 from typing import Literal
 
 import torch
-from lightning.pytorch.cli import OptimizerCallable
 
 from lit_gans import losses, nets
 from lit_gans.errors import LitGansError
@@ -11,9 +10,9 @@ from lit_gans.models.base import GANModule
 
 ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (generator, discriminator)
     "mlp": lambda z, shape: (nets.MLPGenerator(z, shape), nets.MLPDiscriminator(shape)),
-    "dcgan": lambda z, shape: (
-        nets.InfoGANGenerator(z, *nets.conv_shape(shape)),
-        nets.DCDiscriminator(shape[0], size=shape[1]),
+    "dcgan": lambda z, shape: (  # the DCGAN authors' MNIST networks (dcgan_code/mnist): FC layers around two convs
+        nets.ConvGenerator(z, *nets.conv_shape(shape)),
+        nets.ConvDiscriminator(shape[0], size=shape[1]),
     ),
 }
 LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
@@ -31,7 +30,7 @@ class GAN(GANModule):
         latent_dim: size of the noise z ~ N(0, I).
         loss: "bce" (the GAN paper's, G non-saturating), "hinge" (SNGAN's) or "lsgan" (least squares).
         spectral_norm: spectrally normalise every layer of D (Miyato et al. 2018).
-        img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
+        **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
     def __init__(
@@ -40,25 +39,12 @@ class GAN(GANModule):
         latent_dim: int = 100,  # DCGAN paper: 100-dimensional z
         loss: Literal["bce", "hinge", "lsgan"] = "bce",
         spectral_norm: bool = False,
-        *,
-        img_shape: tuple[int, int, int] = (1, 28, 28),
-        num_classes: int = 10,
-        optimizer_g: OptimizerCallable | None = None,
-        optimizer_d: OptimizerCallable | None = None,
-        d_steps: int = 1,
-        ema_decay: float | None = None,
+        **kwargs,
     ):
-        super().__init__(
-            img_shape=img_shape,
-            num_classes=num_classes,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            d_steps=d_steps,
-            ema_decay=ema_decay,
-        )
+        super().__init__(**kwargs)
         if latent_dim < 1:
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
-        self.generator, self.discriminator = ARCHS[arch](latent_dim, img_shape)
+        self.generator, self.discriminator = ARCHS[arch](latent_dim, self.hparams.img_shape)
         if spectral_norm:
             nets.spectral_norm_(self.discriminator)
         self.d_loss, self.g_loss = LOSSES[loss]
@@ -68,35 +54,25 @@ class GAN(GANModule):
     def variant(self) -> str:
         return f"GAN(arch={self.hparams.arch})"
 
-    def sample_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        return {"z": torch.randn(n, self.hparams.latent_dim, generator=rng)}
-
     def training_step(self, batch, batch_idx):
         real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
-        opt_g, opt_d = self.gan_optimizers()
-        z = torch.randn(real.size(0), self.hparams.latent_dim, device=self.device)
-        fake = self.generator(z)  # computed once, used by both updates
+        opt_g, opt_d = self.optimizers_counting_g_steps()
+        fake = self.generator(self.sample_inputs(real.size(0))["z"])  # computed once, used by both updates
 
         # D: maximise log D(x) + log(1 - D(G(z))) (bce), or the chosen loss's D objective
         with self.toggled_optimizer(opt_d):
             d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
             loss_d = self.d_loss(d_real, d_fake)
-            self.check_finite("loss/d", loss_d)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
+            self.backward_and_step(opt_d, loss_d, "loss/d")
         # D(x), D(G(z)): probabilities under bce; under hinge and lsgan D's raw outputs (targets +-1, and 1 / 0)
         readout = torch.sigmoid if self.hparams.loss == "bce" else torch.clone
         logs = {"loss/d": loss_d, "D(x)": readout(d_real.detach()).mean(), "D(G(z))": readout(d_fake.detach()).mean()}
 
         # G: maximise log D(G(z)) (non-saturating) or the chosen loss's G objective, every d_steps batches
-        if (batch_idx + 1) % self.hparams.d_steps == 0:
+        if (batch_idx + 1) % self.d_steps == 0:
             with self.toggled_optimizer(opt_g):
                 loss_g = self.g_loss(self.discriminator(fake))
-                self.check_finite("loss/g", loss_g)
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(loss_g)
-                opt_g.step()
-            self.after_generator_step()
+                self.backward_and_step(opt_g, loss_g, "loss/g")
+            self.update_ema()
             logs["loss/g"] = loss_g
-        self.log_train(logs)
+        self.finish_step(logs)

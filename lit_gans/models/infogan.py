@@ -13,7 +13,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
@@ -21,7 +20,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from lit_gans import losses, nets
 from lit_gans.data import labelled_subset, to_unit_range
 from lit_gans.errors import LitGansError
-from lit_gans.metrics import best_map_accuracy, code_mutual_information, identity_accuracy
+from lit_gans.measures import best_map_accuracy, code_mutual_information, identity_accuracy
 from lit_gans.models.base import GANModule
 
 
@@ -44,7 +43,7 @@ class InfoGAN(GANModule):
             teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
         lambda_label: weight of that cross-entropy in D/Q's loss.
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
-        img_shape, num_classes, optimizer_g, optimizer_d, d_steps, ema_decay: see ``GANModule``.
+        **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
     paper_lr_g = 1e-3  # Appendix C: "learning rate 2e-4 for D and 1e-3 for G"
@@ -67,22 +66,10 @@ class InfoGAN(GANModule):
         labelled_per_class: int = 0,  # 0: the paper's unsupervised InfoGAN; 10: 100 labels (Spurr et al. 2017)
         lambda_label: float = 1.0,  # the same weight as the categorical information term
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
-        *,
-        img_shape: tuple[int, int, int] = (1, 28, 28),
-        num_classes: int = 10,
-        optimizer_g: OptimizerCallable | None = None,
-        optimizer_d: OptimizerCallable | None = None,
-        d_steps: int = 1,
-        ema_decay: float | None = None,
+        **kwargs,
     ):
-        super().__init__(
-            img_shape=img_shape,
-            num_classes=num_classes,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            d_steps=d_steps,
-            ema_decay=ema_decay,
-        )
+        super().__init__(**kwargs)
+        img_shape, num_classes = self.hparams.img_shape, self.hparams.num_classes
         if not categorical or min(categorical) < 2:
             raise LitGansError(f"model.categorical needs at least one code of size >= 2, got {categorical}; e.g. [10]")
         if noise_dim < 1 or continuous < 0 or lambda_cat < 0 or lambda_cont < 0:
@@ -99,9 +86,9 @@ class InfoGAN(GANModule):
             raise LitGansError("model.labelled_per_class and lambda_label must be >= 0, label_batch_size >= 2")
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
-        self.latent_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
+        self.input_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
         channels, size = nets.conv_shape(img_shape)
-        self.generator = nets.InfoGANGenerator(self.latent_dim, channels, size)
+        self.generator = nets.ConvGenerator(self.input_dim, channels, size)
         self.discriminator = nets.InfoGANDiscriminator(categorical, continuous, learn_cont_std, channels, size)
         self.code_confusion = MulticlassConfusionMatrix(max(categorical[0], num_classes))  # synced under DDP
         self.code_probs = CatMetric()  # Q's first-code probabilities on real images, for val/code_mi (label-free)
@@ -181,7 +168,7 @@ class InfoGAN(GANModule):
 
     def training_step(self, batch, batch_idx):
         real, _ = batch  # labels unused: InfoGAN is unsupervised (the few-label mode has its own labelled images)
-        opt_g, opt_d = self.gan_optimizers()
+        opt_g, opt_d = self.optimizers_counting_g_steps()
         inputs = self.sample_inputs(real.size(0))
         categories, codes = inputs["categories"], inputs["codes"]
         fake = self.generator(inputs["z"])  # computed once, used by both updates
@@ -196,10 +183,7 @@ class InfoGAN(GANModule):
             if self.hparams.labelled_per_class:
                 label_ce = self.label_loss()
                 loss_d = loss_d + self.hparams.lambda_label * label_ce
-            self.check_finite("loss/d", loss_d)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
+            self.backward_and_step(opt_d, loss_d, "loss/d")
         logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
         # the variational lower bound on I(c; G(z, c)): H(c) - CE; at best ln 10 = 2.30 nats for a 10-way code
         logs["info/cat_ce"] = cat_ce.detach()
@@ -209,18 +193,15 @@ class InfoGAN(GANModule):
             logs["info/label_ce"] = label_ce.detach()
 
         # G: fool D and keep the codes recoverable (D and Q frozen here; Q learned above)
-        if (batch_idx + 1) % self.hparams.d_steps == 0:
+        if (batch_idx + 1) % self.d_steps == 0:
             with self.toggled_optimizer(opt_g):
                 d_fake_g, h = self.discriminator(fake)
                 cat_ce_g, cont_nll_g = self.info_terms(h, categories, codes)
                 loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
-                self.check_finite("loss/g", loss_g)
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(loss_g)
-                opt_g.step()
-            self.after_generator_step()
+                self.backward_and_step(opt_g, loss_g, "loss/g")
+            self.update_ema()
             logs["loss/g"] = loss_g
-        self.log_train(logs)
+        self.finish_step(logs)
 
     # ---- the paper's measure: does the categorical code recover the digit class of real images? --------------
 

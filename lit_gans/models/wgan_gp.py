@@ -22,41 +22,29 @@ class WGANGP(GANModule):
     Args:
         latent_dim: size of the noise z ~ N(0, I).
         lambda_gp: weight of the gradient penalty (the paper uses 10 in every experiment).
-        img_shape, num_classes, optimizer_g, optimizer_d, ema_decay: see ``GANModule``.
-        d_steps: critic updates per generator update (the paper's n_critic, 5).
+        **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``;
+            ``d_steps`` (critic updates per generator update) defaults to the paper's n_critic, 5.
     """
 
     paper_lr_g = 1e-4  # Algorithm 1: alpha = 1e-4
     paper_lr_d = 1e-4
+    paper_d_steps = 5  # Algorithm 1: n_critic = 5
     variant = "WGAN-GP"
 
     def __init__(
         self,
         latent_dim: int = 100,  # DCGAN's z, so that G is DCGAN's G exactly
         lambda_gp: float = 10.0,  # the paper's lambda
-        *,
-        img_shape: tuple[int, int, int] = (1, 28, 28),
-        num_classes: int = 10,
-        optimizer_g: OptimizerCallable | None = None,
-        optimizer_d: OptimizerCallable | None = None,
-        d_steps: int = 5,  # the paper's n_critic
-        ema_decay: float | None = None,
+        **kwargs,
     ):
-        super().__init__(
-            img_shape=img_shape,
-            num_classes=num_classes,
-            optimizer_g=optimizer_g,
-            optimizer_d=optimizer_d,
-            d_steps=d_steps,
-            ema_decay=ema_decay,
-        )
+        super().__init__(**kwargs)
         if latent_dim < 1:
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         if not lambda_gp >= 0:
             raise LitGansError(f"model.lambda_gp must be >= 0, got {lambda_gp}; the paper uses 10")
-        channels, size = nets.conv_shape(img_shape)
-        self.generator = nets.InfoGANGenerator(latent_dim, channels, size)  # DCGAN's G
-        self.discriminator = nets.DCDiscriminator(channels, layer_norm=True, size=size)  # the critic, by the usual name
+        channels, size = nets.conv_shape(self.hparams.img_shape)
+        self.generator = nets.ConvGenerator(latent_dim, channels, size)  # DCGAN's G, so the two compare
+        self.discriminator = nets.ConvDiscriminator(channels, layer_norm=True, size=size)  # the critic
         self.critic_real, self.critic_fake = MeanMetric(), MeanMetric()  # synced under DDP
         self.init_ema()
 
@@ -65,14 +53,11 @@ class WGANGP(GANModule):
         # Algorithm 1 uses beta1 = 0, beta2 = 0.9; the authors' MNIST code (gan_mnist.py) beta1 = 0.5, beta2 = 0.9
         return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
 
-    def sample_inputs(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
-        return {"z": torch.randn(n, self.hparams.latent_dim, generator=rng)}
-
     def training_step(self, batch, batch_idx):
         real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
-        opt_g, opt_d = self.gan_optimizers()
-        g_turn = (batch_idx + 1) % self.hparams.d_steps == 0  # G every d_steps batches, after d_steps critic updates
-        z = torch.randn(real.size(0), self.hparams.latent_dim, device=self.device)
+        opt_g, opt_d = self.optimizers_counting_g_steps()
+        g_turn = (batch_idx + 1) % self.d_steps == 0  # G every d_steps batches, after d_steps critic updates
+        z = self.sample_inputs(real.size(0))["z"]
         with torch.set_grad_enabled(g_turn):  # G's graph is only kept on the batch where G is updated
             fake = self.generator(z)
 
@@ -81,10 +66,7 @@ class WGANGP(GANModule):
             c_real, c_fake = self.discriminator(real), self.discriminator(fake.detach())
             penalty = losses.gradient_penalty(self.discriminator, real, fake.detach())
             loss_d = losses.wasserstein_d_loss(c_real, c_fake) + self.hparams.lambda_gp * penalty
-            self.check_finite("loss/d", loss_d)
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(loss_d)
-            opt_d.step()
+            self.backward_and_step(opt_d, loss_d, "loss/d")
         logs = {
             "loss/d": loss_d,
             "loss/gp": penalty.detach(),
@@ -95,13 +77,10 @@ class WGANGP(GANModule):
         if g_turn:
             with self.toggled_optimizer(opt_g):
                 loss_g = losses.wasserstein_g_loss(self.discriminator(fake))
-                self.check_finite("loss/g", loss_g)
-                opt_g.zero_grad(set_to_none=True)
-                self.manual_backward(loss_g)
-                opt_g.step()
-            self.after_generator_step()
+                self.backward_and_step(opt_g, loss_g, "loss/g")
+            self.update_ema()
             logs["loss/g"] = loss_g
-        self.log_train(logs)
+        self.finish_step(logs)
 
     # ---- the measure: the critic's Wasserstein estimate, real test images against fakes from a fixed seed ------
 

@@ -1,0 +1,47 @@
+"""``predict``'s writer: the samples as a ``.pt`` file and a PNG grid."""
+
+import os
+from pathlib import Path
+
+import torch
+from lightning import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
+from torchvision.utils import make_grid, save_image
+
+from lit_gans.data import to_uint8
+from lit_gans.errors import LitGansError
+
+
+class SampleWriter(BasePredictionWriter):
+    """Writes ``predict``'s samples: a ``.pt`` file {"images": uint8 (N, C, H, W), plus labels/codes} and a PNG.
+
+    Args:
+        count: how many samples to generate.
+        output: path of the ``.pt`` file; the PNG grid of the first 64 goes beside it with a ``.png`` suffix.
+    """
+
+    def __init__(self, count: int = 64, output: str = "samples.pt"):
+        super().__init__(write_interval="epoch")
+        if count < 1:
+            raise LitGansError(f"samples.count must be >= 1, got {count}")
+        self.count = count
+        self.output = Path(output)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "predict":
+            return
+        folder = self.output.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise LitGansError(f"cannot write samples to {self.output}: {folder} is not a writable folder")
+
+    def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
+        keys = predictions[0].keys()
+        out = {k: torch.cat([p[k] for p in predictions]).cpu() for k in keys}
+        out["images"] = to_uint8(out["images"])
+        path = self.output
+        if trainer.world_size > 1:  # each rank generated its own share; keep them apart rather than gather
+            path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
+        torch.save(out, path)
+        grid = make_grid(out["images"][:64].float() / 255, nrow=8, padding=2, pad_value=1.0)
+        save_image(grid, path.with_suffix(".png"))
+        print(f"wrote {len(out['images'])} samples to {path} and a grid to {path.with_suffix('.png')}")
