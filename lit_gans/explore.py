@@ -10,6 +10,7 @@ import ipaddress
 import json
 import sys
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
@@ -79,9 +80,8 @@ class Explorer:
         }
         self.controls = []
         for control in model.controls():
-            control = dict(
-                control, id=control["condition"] + ("" if control["column"] is None else f".{control['column']}")
-            )
+            column = control["column"]  # the query names it condition.column (categories.0), or condition (labels)
+            control = {**control, "id": control["condition"] + ("" if column is None else f".{column}")}
             if "range" in control:
                 control["range"] = [bound * self.span for bound in control["range"]]
             if control.get("class_names") and class_names and len(class_names) == control["choices"]:
@@ -215,6 +215,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json({"error": str(err)}, HTTPStatus.BAD_REQUEST)
         except LitGansError as err:  # a condition the model refuses: the user's value, not a bug of ours
             return self.send_json({"error": str(err)}, HTTPStatus.BAD_REQUEST)
+        except Exception as err:  # a bug: its traceback in the terminal, a line on the page, and the server goes on
+            traceback.print_exc()
+            message = f"internal error ({type(err).__name__}: {err}); the terminal shows the traceback"
+            return self.send_json({"error": message}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     def send(self, body: bytes, kind: str, status: HTTPStatus = HTTPStatus.OK) -> None:
         self.send_response(status)

@@ -2,6 +2,7 @@
 and (slow) a headless Chromium clicking the page."""
 
 import contextlib
+import importlib.util
 import json
 import shutil
 import socket
@@ -10,6 +11,7 @@ import urllib.request
 
 import pytest
 import torch
+from conftest import ROOT
 from torchvision.io import decode_png
 from torchvision.utils import make_grid
 
@@ -203,6 +205,26 @@ def test_dcgan_has_the_seed_grid_and_interpolation_only():
         assert not torch.equal(grid, image(base, "seed=3&rows=4&cols=4"))
         assert image(base, "seed=2&seed_b=3&steps=16", "interpolate").shape == (1, 30, 16 * 29 + 1)
         assert "unknown parameter 'labels'" in error(base, "labels=1")
+
+
+def test_a_bug_is_a_500_with_its_traceback_and_the_server_goes_on(monkeypatch, capsys):
+    model = small(GAN)
+    with served(model) as base:
+        monkeypatch.setattr(Explorer, "draw", lambda self, view, query: 1 / 0)
+        message = error(base, "", status=500)
+        assert "internal error (ZeroDivisionError: division by zero)" in message
+        assert "Traceback" in capsys.readouterr().err
+        monkeypatch.undo()
+        assert image(base, "rows=1&cols=1").shape == (1, 30, 30)
+
+
+def test_the_latency_benchmark_runs(capsys):
+    spec = importlib.util.spec_from_file_location("explore_latency", ROOT / "benchmarks" / "explore_latency.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    result = benchmark.run(["--variant", "infogan", "--ema", "--rows", "2", "--cols", "2", "--requests", "2"])
+    assert result["round_trip_ms"] > 0 and result["page_ms"] > 0
+    assert "InfoGAN (EMA + G), 2x2 grid of 1x28x28" in capsys.readouterr().out
 
 
 def test_serving_leaves_the_model_as_it_was():
