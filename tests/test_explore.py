@@ -372,6 +372,11 @@ def test_a_browser_clicks_a_category_and_moves_a_slider(tmp_path):
             assert drawn_after(count) != by_category
             assert browser.find_element(By.CSS_SELECTOR, "[data-control='codes.0'] span:last-child").text == "1.20"
             assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
+            saved = browser.execute_script(  # "save PNG": the download link it makes, caught instead of followed
+                "let href = null; HTMLAnchorElement.prototype.click = function () { href = this.href; };"
+                "document.getElementById('save').click(); return href;"
+            )
+            assert saved.startswith("data:image/png;base64,") and len(saved) > 10_000
             browser.save_screenshot(str(tmp_path / "explore.png"))
     finally:
         browser.quit()
