@@ -1,4 +1,4 @@
-"""The one entry point: ``python -m lit_gans {fit,validate,test,predict} --config configs/<variant>.yaml``."""
+"""The one entry point: ``python -m lit_gans {fit,validate,test,predict,explore} --config configs/<variant>.yaml``."""
 
 import re
 import sys
@@ -9,9 +9,9 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from lit_gans import models
+from lit_gans import explore, models
 from lit_gans.callbacks import (
     GANCheckpoint,
     GenerationMetrics,
@@ -78,8 +78,36 @@ class OneLineParser(LightningArgumentParser):
         raise SystemExit(2)
 
 
+class GANTrainer(L.Trainer):
+    """Lightning's Trainer plus ``explore``: LightningCLI's subcommands are Trainer methods, so a new subcommand is a
+    method here (as Lightning Flash added ``finetune``); training, validation and prediction are Lightning's own."""
+
+    def explore(
+        self,
+        model: GANModule,
+        datamodule: L.LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+    ) -> None:
+        """Serves a local page to turn the model's knobs (docs/explore.md); --host 0.0.0.0 shares it on the network.
+
+        Args:
+            model: the config's model; the checkpoint's weights are loaded into it.
+            datamodule: the config's data: it names the classes on the class buttons.
+            ckpt_path: a .ckpt file, 'last' (the newest last.ckpt) or 'untrained'.
+            host: the interface to listen on (127.0.0.1: this machine only).
+            port: the port (0: a free one).
+        """
+        explore.serve_checkpoint(model, ckpt_path, datamodule, self, host=host, port=port)
+
+
 class GANCLI(ConfigOverCheckpointCLI):
     """LightningCLI with the callbacks every run needs, linked data shapes and checkpoint checks."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), "explore": {"model", "datamodule"}}  # GANTrainer.explore
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(SampleGrid, "images")
@@ -166,7 +194,10 @@ class GANCLI(ConfigOverCheckpointCLI):
     def before_instantiate_classes(self) -> None:
         """validate, test and predict score or draw from trained weights: without a checkpoint they would silently
         use the random initial ones. Refused here, before anything is built or written."""
-        if self.subcommand in ("validate", "test", "predict") and self.config[self.subcommand].ckpt_path is None:
+        if (
+            self.subcommand in ("validate", "test", "predict", "explore")
+            and self.config[self.subcommand].ckpt_path is None
+        ):
             root = self.config[self.subcommand].trainer.default_root_dir or Path.cwd()
             raise LitGansError(
                 f"{self.subcommand} needs trained weights: pass --ckpt_path with a .ckpt file, or --ckpt_path last "
@@ -188,6 +219,9 @@ class GANCLI(ConfigOverCheckpointCLI):
 
     def before_predict(self) -> None:
         self._require_ckpt()
+
+    def before_explore(self) -> None:
+        self._require_ckpt()  # the same checks and one-line errors as predict
 
 
 def find_last_checkpoint(root: Path) -> Path:
@@ -233,6 +267,7 @@ def main(args: list[str] | None = None) -> GANCLI:
         return GANCLI(
             model_class=GANModule,
             datamodule_class=L.LightningDataModule,
+            trainer_class=GANTrainer,  # Lightning's, plus the explore subcommand
             subclass_mode_model=True,
             subclass_mode_data=True,  # --data ImageFolderDataModule --data.root DIR: your own images
             auto_configure_optimizers=False,  # each GAN configures its own two optimizers

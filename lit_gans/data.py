@@ -218,6 +218,11 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_set: Dataset | None = None
         self.holdout_set: Dataset | None = None  # with holdout > 0: validation's images, taken out of training
 
+    @property
+    def class_names(self) -> list[str]:
+        """The names of labels 0..9 (torchvision's: "0 - zero", "T-shirt/top"), shown by the explorer's buttons."""
+        return list(DATASETS[self.dataset].classes)
+
     def prepare_data(self) -> None:
         if extract_shipped(self.data_dir, self.folder):
             return

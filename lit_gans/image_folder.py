@@ -128,6 +128,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.samples, self.classes = find_images(self.root)  # now: num_classes is linked into the model
         self.img_shape = (channels, image_size, image_size)  # linked into the model by the CLI
         self.num_classes = len(self.classes)  # 0: no labels
+        self.class_names = self.classes  # what the explorer calls label k: the k-th sub-folder
         order = torch.randperm(len(self.samples), generator=torch.Generator().manual_seed(0))  # the same split always
         held_out = round(len(self.samples) * val_fraction)
         self.val_index = order[:held_out] if held_out else order  # val_fraction 0: validate on the training images

@@ -216,10 +216,7 @@ class GANModule(LightningModule):
         """
         if seed is None:
             seed = int(torch.randint(2**62, (1,)))
-        rng = torch.Generator().manual_seed(seed)
-        drawn = [self.sample_inputs(min(batch_size, n - start), rng) for start in range(0, n, batch_size)]
-        inputs = {key: torch.cat([chunk[key] for chunk in drawn]) for key in drawn[0]}
-        z = self._condition_latent(inputs, conditions) if conditions else inputs["z"]
+        z = self.latents(n, seed=seed, batch_size=batch_size, **conditions)
         generator = self.sampling_generator
         was_training = generator.training
         generator.eval()  # BatchNorm: running statistics, not the statistics of this batch
@@ -228,6 +225,24 @@ class GANModule(LightningModule):
         finally:
             generator.train(was_training)
         return to_uint8(images) if uint8 else images
+
+    def latents(self, n: int, *, seed: int, batch_size: int = 1000, **conditions) -> torch.Tensor:
+        """The (n, latent) generator inputs ``sample`` draws, on the CPU, in chunks of ``batch_size``: the noise from
+        ``seed`` whatever the conditions, so that moving one condition changes nothing else (see ``sample``)."""
+        rng = torch.Generator().manual_seed(seed)
+        drawn = [self.sample_inputs(min(batch_size, n - start), rng) for start in range(0, n, batch_size)]
+        inputs = {key: torch.cat([chunk[key] for chunk in drawn]) for key in drawn[0]}
+        return self._condition_latent(inputs, conditions) if conditions else inputs["z"]
+
+    def controls(self) -> list[dict]:
+        """The conditions of ``sample`` a person can set, one entry per column (the explorer's buttons and sliders).
+
+        Each entry: ``{"condition": name, "column": index or None (a condition of shape (n,)), "label": text}`` plus
+        ``"choices": k`` (integers 0..k-1, drawn uniformly by the prior) or ``"range": [low, high]`` (floats: the
+        prior's range); ``"class_names": True`` where value k means the data's class k. The entries of a condition
+        cover all its columns, in order. Unconditional variants: none.
+        """
+        return []
 
     def _condition_latent(self, inputs: dict[str, torch.Tensor], conditions: dict) -> torch.Tensor:
         """Rebuilds ``inputs["z"]`` with some of its conditions replaced, through the variant's ``latent``.

@@ -52,6 +52,10 @@ class ClassConditional:
         labels = torch.randint(self.hparams.num_classes, (n,), generator=rng, device=device)  # uniform over classes
         return {"z": self.latent(noise, labels), "labels": labels}
 
+    def controls(self) -> list[dict]:
+        classes = self.hparams.num_classes  # one button per class, named by the data's class names
+        return [{"condition": "labels", "column": None, "label": "class", "choices": classes, "class_names": True}]
+
     def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         classes = torch.tensor(self.hparams.predict_classes or range(self.hparams.num_classes))
         labels = classes[indices % len(classes)]  # sample i gets class i mod |classes|: balanced, reproducible

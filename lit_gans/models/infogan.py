@@ -120,6 +120,20 @@ class InfoGAN(GANModule):
         codes = (torch.rand(n, self.hparams.continuous, generator=rng, device=device) * 2 - 1) * self.hparams.code_range
         return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
 
+    def controls(self) -> list[dict]:
+        hp, many = self.hparams, len(self.hparams.categorical) > 1
+        categorical = [
+            {"condition": "categories", "column": i, "label": f"category {i + 1}" if many else "category", "choices": k}
+            for i, k in enumerate(hp.categorical)
+        ]
+        categorical[0]["class_names"] = bool(hp.labelled_per_class)  # the few-label mode teaches code k = class k
+        r = hp.code_range
+        continuous = [
+            {"condition": "codes", "column": j, "label": f"code {j + 1}", "range": [-r, r]}
+            for j in range(hp.continuous)
+        ]
+        return categorical + continuous
+
     def predict_inputs(self, indices: torch.Tensor, rng: torch.Generator) -> dict[str, torch.Tensor]:
         inputs = self.sample_inputs(len(indices), rng)
         categories, codes = inputs["categories"], inputs["codes"]
