@@ -1,6 +1,6 @@
 """Explorer redraw latency: how long the page waits for an 8x8 grid after a control moves.
 
-Run from the repo root: ``python benchmarks/explore_latency.py [--variant infogan] [--ckpt PATH] [--rows 8 --cols 8]
+Run from the repo root: ``python -m benchmarks.explore_latency [--variant infogan] [--ckpt PATH] [--rows 8 --cols 8]
 [--requests 50] [--threads N]``.
 
 A server on a free local port (``lit_gans.explore.serve``) answers ``/api/grid`` over HTTP, as the page asks it; each

@@ -2,7 +2,6 @@
 and (slow) a headless Chromium clicking the page."""
 
 import contextlib
-import importlib.util
 import json
 import shutil
 import socket
@@ -11,7 +10,6 @@ import urllib.request
 
 import pytest
 import torch
-from conftest import ROOT
 from torchvision.io import decode_png
 from torchvision.utils import make_grid
 
@@ -219,9 +217,7 @@ def test_a_bug_is_a_500_with_its_traceback_and_the_server_goes_on(monkeypatch, c
 
 
 def test_the_latency_benchmark_runs(capsys):
-    spec = importlib.util.spec_from_file_location("explore_latency", ROOT / "benchmarks" / "explore_latency.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    from benchmarks import explore_latency as benchmark
     result = benchmark.run(["--variant", "infogan", "--ema", "--rows", "2", "--cols", "2", "--requests", "2"])
     assert result["round_trip_ms"] > 0 and result["page_ms"] > 0
     assert "InfoGAN (EMA + G), 2x2 grid of 1x28x28" in capsys.readouterr().out
@@ -306,7 +302,8 @@ def test_cli_serves_the_checkpoint_weights(run_cli, tmp_path, monkeypatch):
 def test_cli_takes_the_traversal_span_of_the_config(run_cli, monkeypatch):
     seen = {}
     monkeypatch.setattr("lit_gans.explore.serve", lambda model, **kwargs: seen.update(kwargs))
-    run_cli("explore", "--config=infogan", "--ckpt_path=untrained", "--trainer.callbacks.init_args.span=1.5")
+    traversal = ["--trainer.callbacks+=lit_gans.callbacks.LatentTraversal", "--trainer.callbacks.init_args.span=1.5"]
+    run_cli("explore", "--config=infogan", "--ckpt_path=untrained", *traversal)  # a config's own traversal
     assert seen["span"] == 1.5
 
 
