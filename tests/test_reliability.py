@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, run_module
+from PIL import Image
 
 from lit_gans.cli import main
 
@@ -245,3 +246,22 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "Traceback" not in stderr
     saved = torch.load(tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
     assert saved["global_step"] > 0
+
+
+@pytest.mark.parametrize("precision", ["16-true", "16-mixed", "16"])
+def test_fp16_on_the_cpu_is_refused_at_start_not_reported_as_a_divergence(capsys, tmp_path, precision):
+    args = ["fit", "--config=tiny", f"--trainer.precision={precision}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "needs a CUDA GPU; on the CPU use --trainer.precision bf16-mixed")
+    assert "diverged" not in line
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
+
+
+def test_predict_output_ending_in_png_keeps_the_samples_and_the_grid_apart(tmp_path, capsys, trained):
+    out = tmp_path / "out.png"
+    main(["predict", "--config=tiny", f"--ckpt_path={trained}", "--samples.count=4", f"--samples.output={out}",
+          f"--trainer.default_root_dir={tmp_path}", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    assert torch.load(out, weights_only=True)["images"].shape == (4, 1, 28, 28)  # the samples, where asked
+    grid = tmp_path / "out.grid.png"
+    with Image.open(grid) as image:
+        assert image.format == "PNG"
+    assert f"wrote 4 samples to {out} and a grid to {grid}" in capsys.readouterr().out
