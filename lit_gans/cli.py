@@ -98,10 +98,16 @@ class GANCLI(LightningCLI):
 
     def _instantiate_trainer(self, config, callbacks):
         on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
-        if str(config.get("precision")) in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
+        precision = str(config.get("precision"))
+        if precision in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
             raise LitGansError(
                 "--trainer.precision 16-mixed (fp16 AMP with gradient scaling) needs a CUDA GPU; "
                 "on the CPU use --trainer.precision bf16-mixed"
+            )
+        if precision == "16-true" and on_cpu:  # else it would stop at its first step as a "divergence"
+            raise LitGansError(
+                f"--trainer.precision {precision} (fp16 weights and maths) needs a CUDA GPU; "
+                "on the CPU use --trainer.precision bf16-mixed (or 32-true, the default)"
             )
         callbacks.extend([InterruptCheckpoint(), ValidateLastStep()])
         given = [*(config.get("callbacks") or []), *callbacks]
