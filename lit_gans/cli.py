@@ -45,10 +45,32 @@ def unknown_option(lines: list[str]) -> str | None:
     return None
 
 
+VARIANTS = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
+DATAMODULES = "MNISTDataModule (the default), ImageFolderDataModule"
+
+
+def not_a_class(lines: list[str]) -> str | None:
+    """``--model DCGAN`` (a config's name, not a class): jsonargparse reads it as a path "not accessible"."""
+    key = re.match(r'Parser key "(model|data)":', lines[0])
+    found = [re.match(r"- Expected a path but (.+) either not accessible", line) for line in lines[1:]]
+    found = [match for match in found if match]
+    if not key or not found:
+        return None
+    key, value = key[1], found[0][1]
+    if key == "data":
+        return f"--data {value} is not a DataModule; the choices are {DATAMODULES}"
+    message = f"--model {value} is not a model class; the variants are {VARIANTS}"
+    configs = {p.stem.lower(): p.stem for p in CONFIGS.glob("*.yaml")}
+    if value.lower().removesuffix(".yaml") in configs:  # DCGAN is a GAN with arch dcgan: a config, not a class
+        name = configs[value.lower().removesuffix(".yaml")]
+        message += f"; {value} is a config: use --config {name}"
+    return message
+
+
 def condense(message: str) -> str:
     """jsonargparse's many-line parse errors -> the one line that says what is wrong."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if unknown := unknown_option(lines):
+    if unknown := unknown_option(lines) or not_a_class(lines):
         return unknown
     for i, line in enumerate(lines):
         if line.startswith("- Problem with given class_path"):
@@ -59,8 +81,9 @@ def condense(message: str) -> str:
                 detail.append(nested)
             if detail and detail[0].startswith("Parser key"):  # a known class, a bad value of one of its arguments
                 return f"{lines[0]} {' '.join(detail)}"
-            variants = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
-            return f"{lines[0]} {line[2:]} {' '.join(detail)}; the variants are {variants}"
+            if lines[0].startswith('Parser key "model"'):  # the list only helps where the model class is wrong
+                return f"{lines[0]} {line[2:]} {' '.join(detail)}; the variants are {VARIANTS}"
+            return f"{lines[0]} {line[2:]} {' '.join(detail)}"
     specific = [line[2:] for line in lines if line.startswith("- ") and "NoneType" not in line]
     detail = specific[0] if specific else " ".join(lines[1:2])
     return f"{lines[0]} {detail}".strip()
@@ -129,13 +152,24 @@ class GANCLI(LightningCLI):
         if path is None:
             return
         if path == "last":
-            path = find_last_checkpoint(Path(self.trainer.default_root_dir))
+            path = find_last_checkpoint(Path(self.trainer.default_root_dir), self.subcommand)
             self.config_init[key] = str(path)  # what the subcommand runs with (Lightning would look in the new run)
         if path in ("best", "hpc", "registry"):
             return
         path = Path(path)
+        if path.is_dir():
+            raise LitGansError(f"checkpoint {path} is a directory, not a checkpoint file; pass a .ckpt file in it")
         if not path.is_file():
             raise LitGansError(f"checkpoint {path} does not exist; pass the path of a .ckpt file (or 'last')")
+        with path.open("rb") as file:
+            head = file.read(4)
+        # torch.save writes a zip archive (PK..), or a pickle (0x80 then the protocol) in its legacy format: anything
+        # else is some other file, which torch's safe loader would report as unsafe ("invalid load key")
+        if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+            raise LitGansError(
+                f"{path} is not a checkpoint (not a file written by torch.save); pass the path of a .ckpt file "
+                f"that a lit_gans run wrote under lightning_logs/version_N/checkpoints"
+            )
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -194,14 +228,18 @@ class GANCLI(LightningCLI):
         self._require_ckpt()
 
 
-def find_last_checkpoint(root: Path) -> Path:
+def find_last_checkpoint(root: Path, subcommand: str = "fit") -> Path:
     """The newest ``last*.ckpt`` under ``<root>/lightning_logs/*/checkpoints`` (a resumed run logs to a new version)."""
     found = sorted(root.glob("lightning_logs/*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise LitGansError(
-            f"--ckpt_path last: no last.ckpt under {root}/lightning_logs/*/checkpoints; "
-            f"start without --ckpt_path, or pass the checkpoint's path"
-        )
+        if subcommand == "fit":
+            fix = "start without --ckpt_path, or pass the checkpoint's path"
+        else:  # validate, test and predict refuse to run without trained weights
+            fix = (
+                "train first (python -m lit_gans fit ...), pass the checkpoint's path, or point "
+                "--trainer.default_root_dir at the folder the run was trained in"
+            )
+        raise LitGansError(f"--ckpt_path last: no last.ckpt under {root}/lightning_logs/*/checkpoints; {fix}")
     return found[-1]
 
 

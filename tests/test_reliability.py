@@ -265,3 +265,49 @@ def test_predict_output_ending_in_png_keeps_the_samples_and_the_grid_apart(tmp_p
     with Image.open(grid) as image:
         assert image.format == "PNG"
     assert f"wrote 4 samples to {out} and a grid to {grid}" in capsys.readouterr().out
+
+
+# ---- messages that name the actual cause and fix ----------------------------------------------------------------
+
+
+def test_a_text_file_as_checkpoint_is_not_a_checkpoint_rather_than_unsafe(capsys, tmp_path):
+    notes = tmp_path / "notes.ckpt"
+    notes.write_text("hello, not a checkpoint\n")
+    args = ["validate", "--config=tiny", f"--ckpt_path={notes}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, f"{notes} is not a checkpoint")
+    assert "could run code" not in line and "pickled" not in line
+
+
+def test_a_directory_as_checkpoint_is_named_a_directory(capsys, tmp_path):
+    args = ["validate", "--config=tiny", f"--ckpt_path={tmp_path}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, f"checkpoint {tmp_path} is a directory, not a checkpoint file")
+    assert "does not exist" not in line
+
+
+def test_a_config_name_given_as_the_model_points_to_config(capsys, tmp_path):
+    line = fails_with(
+        capsys, ["fit", "--model", "DCGAN", f"--trainer.default_root_dir={tmp_path}"], "use --config dcgan"
+    )
+    assert "the variants are lit_gans.models.GAN" in line and "Expected a path" not in line
+
+
+def test_an_image_folder_problem_does_not_list_the_model_variants(capsys, tmp_path):
+    args = ["fit", "--config=dcgan", "--data=ImageFolderDataModule", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "the following arguments are required: root")
+    assert "variants" not in line and "lit_gans.models" not in line
+
+
+def test_a_checkpoint_of_other_data_asks_for_the_data_options(capsys, tmp_path, trained):
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint["hyper_parameters"]["img_shape"] = (3, 64, 64)  # as if trained on a folder of 64x64 RGB images
+    other = tmp_path / "rgb64.ckpt"
+    torch.save(checkpoint, other)
+    args = ["validate", "--config=tiny", f"--ckpt_path={other}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "trained on 3x64x64 images with 10 classes, the data here are 1x28x28 images")
+    assert "pass the --data options it was trained with" in line and "--model" not in line
+
+
+def test_predict_last_without_runs_says_to_train_first(capsys, tmp_path):
+    args = ["predict", "--config=tiny", "--ckpt_path=last", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "--ckpt_path last: no last.ckpt under")
+    assert "train first" in line and "start without --ckpt_path" not in line
