@@ -99,6 +99,41 @@ class OneLineParser(LightningArgumentParser):
         raise SystemExit(2)
 
 
+def int_first_trainer(
+    *,
+    limit_train_batches: int | float | None = None,
+    limit_val_batches: int | float | None = None,
+    limit_test_batches: int | float | None = None,
+    limit_predict_batches: int | float | None = None,
+    val_check_interval: int | float | None = None,
+    overfit_batches: int | float = 0.0,
+    **kwargs,
+) -> L.Trainer:
+    """Lightning's Trainer, with the arguments where an int and a float mean different things typed int first.
+
+    Lightning annotates them ``float | int``, so the command line's ``--trainer.limit_val_batches 1`` reached it as
+    1.0 (all batches) instead of 1 (one batch); typed ``int | float``, "1" stays an int and "0.25" is a float.
+
+    Args:
+        limit_train_batches: training batches per epoch: an int counts batches, a float is a fraction.
+        limit_val_batches: validation batches: an int counts batches, a float is a fraction.
+        limit_test_batches: test batches: an int counts batches, a float is a fraction.
+        limit_predict_batches: predict batches: an int counts batches, a float is a fraction.
+        val_check_interval: validate every this many training batches (int) or fraction of an epoch (float).
+        overfit_batches: train and validate on this many training batches (int) or fraction (float); 0: off.
+        **kwargs: the Trainer's other arguments.
+    """
+    return L.Trainer(
+        limit_train_batches=limit_train_batches,
+        limit_val_batches=limit_val_batches,
+        limit_test_batches=limit_test_batches,
+        limit_predict_batches=limit_predict_batches,
+        val_check_interval=val_check_interval,
+        overfit_batches=overfit_batches,
+        **kwargs,
+    )
+
+
 class GANCLI(LightningCLI):
     """LightningCLI with the callbacks every run needs, linked data shapes and checkpoint checks."""
 
@@ -279,6 +314,7 @@ def main(args: list[str] | None = None) -> GANCLI:
             subclass_mode_data=True,  # --data ImageFolderDataModule --data.root DIR: your own images
             auto_configure_optimizers=False,  # each GAN configures its own two optimizers
             parser_class=OneLineParser,
+            trainer_class=int_first_trainer,  # --trainer.limit_val_batches 1 is one batch, as it reads
             save_config_kwargs={"overwrite": True},
             args=args,
         )
