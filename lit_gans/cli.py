@@ -1,15 +1,20 @@
 """The one entry point: ``python -m lit_gans {fit,validate,test,predict} --config configs/<variant>.yaml``."""
 
+import contextlib
 import re
+import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning import Callback
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lit_gans import models
 from lit_gans.callbacks import (
@@ -134,6 +139,34 @@ def int_first_trainer(
     )
 
 
+class NoDebris(Callback):
+    """Removes the log folder of a run that failed before its first training step (bad data, a batch larger than
+    the data): Lightning creates ``version_N`` before the data is read, and it would be left holding only an events
+    file and the config, the newest run that ``ls`` and TensorBoard show. A folder holding a checkpoint, a run that
+    trained a step, an interrupted run and files older than this run are left alone."""
+
+    def __init__(self):
+        self.started = time.time()
+        self.trained = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.trained = True
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        log_dir = getattr(trainer.logger, "log_dir", None)
+        if interrupted or self.trained or not trainer.is_global_zero or not log_dir or not Path(log_dir).is_dir():
+            return
+        folder = Path(log_dir)
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        if any(p.suffix == ".ckpt" or p.stat().st_mtime < self.started - 1 for p in files):
+            return
+        trainer.logger.finalize("failed")  # closes the event file before its folder goes
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # lightning_logs/, when this run's folder was all it held
+
+
 class GANCLI(LightningCLI):
     """LightningCLI with the callbacks every run needs, linked data shapes and checkpoint checks."""
 
@@ -167,7 +200,7 @@ class GANCLI(LightningCLI):
                 f"--trainer.precision {precision} (fp16 weights and maths) needs a CUDA GPU; "
                 "on the CPU use --trainer.precision bf16-mixed (or 32-true, the default)"
             )
-        callbacks.extend([InterruptCheckpoint(), ValidateLastStep()])
+        callbacks.extend([InterruptCheckpoint(), ValidateLastStep(), NoDebris()])
         given = [*(config.get("callbacks") or []), *callbacks]
         if config.get("enable_progress_bar") is not False and not any(
             isinstance(c, LightningProgressBar) for c in given
@@ -218,6 +251,12 @@ class GANCLI(LightningCLI):
                 f"use another checkpoint, e.g. an earlier one in the same folder"
             ) from err
         self.model.on_load_checkpoint(checkpoint)  # variant and shape check, with a clear message
+        max_steps, step = self.trainer.max_steps, checkpoint.get("global_step", 0)
+        if self.subcommand == "fit" and 0 <= max_steps <= step:  # Lightning would stop at once, exit 0, train nothing
+            raise LitGansError(
+                f"the run in {path} is finished: it is at step {step} and --trainer.max_steps is {max_steps}; "
+                f"pass a larger --trainer.max_steps (e.g. {2 * step}) to train on"
+            )
 
     def _check_log_dir(self) -> None:
         """A folder that cannot be written fails now, in one line, not after the data has loaded."""

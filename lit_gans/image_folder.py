@@ -11,7 +11,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from lit_gans.data import ShuffledBatches, shuffled_train_batches, to_unit_range
+from lit_gans.data import ShuffledBatches, check_one_batch, shuffled_train_batches, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.nets import SIZES
 
@@ -157,6 +157,8 @@ class ImageFolderDataModule(L.LightningDataModule):
             images, labels = self.decode()
             self.train_set = TensorDataset(images[self.train_index], labels[self.train_index])
             self.val_set = TensorDataset(images[self.val_index], labels[self.val_index])
+        if stage == "fit":
+            check_one_batch(self, len(self.train_set))  # per process: under DDP each rank gets its share
 
     def train_dataloader(self) -> ShuffledBatches:
         # as MNISTDataModule's: a seeded order per epoch that resumes mid-epoch, batches normalised where they live

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CONFIGS, ROOT, batches_per_step, run_module
+from lightning import Trainer
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -143,6 +144,7 @@ def test_an_unreadable_image_is_named_in_one_line_without_a_traceback(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert f"{broken / 'green' / 'green3.png'} is not a readable image" in line and "delete or replace it" in line
+    assert not (tmp_path / "lightning_logs").exists()  # failed before training: no version folder left behind
 
 
 def readme_example() -> list[str]:
@@ -163,3 +165,11 @@ def test_the_readme_own_images_example_runs_as_written(tmp_path):
     events.Reload()
     assert "samples" in events.Tags()["images"]  # what `tensorboard --logdir lightning_logs` shows
     assert list((run / "images").glob("samples_step*.png"))
+
+
+def test_no_batch_per_process_under_ddp_is_refused(tmp_path):
+    flat = make_folder(tmp_path / "flat", per_class=36, classes=("",))
+    dm = ImageFolderDataModule(str(flat), val_fraction=0.0, batch_size=16)  # 36 images: two batches on one device
+    dm.trainer = Trainer(accelerator="cpu", devices=3, strategy="ddp", logger=False)  # 12 images per process
+    with pytest.raises(LitGansError, match="36 training images split over 3 processes leave 12 per process, no batch"):
+        dm.setup("fit")

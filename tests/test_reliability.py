@@ -311,3 +311,20 @@ def test_predict_last_without_runs_says_to_train_first(capsys, tmp_path):
     args = ["predict", "--config=tiny", "--ckpt_path=last", f"--trainer.default_root_dir={tmp_path}"]
     line = fails_with(capsys, args, "--ckpt_path last: no last.ckpt under")
     assert "train first" in line and "start without --ckpt_path" not in line
+
+
+# ---- a run that would train nothing stops, and leaves no empty version folder ----------------------------------
+
+
+def test_a_batch_larger_than_the_data_stops_and_leaves_no_version_folder(capsys, tmp_path):
+    args = ["fit", "--config=tiny", "--data.batch_size=70000", f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false"]  # fmt: skip
+    fails_with(capsys, args, "60000 training images make no batch of 70000 (an incomplete batch is dropped)")
+    assert list(tmp_path.iterdir()) == []  # no lightning_logs/version_0 holding only an events file
+
+
+def test_a_finished_run_resumed_says_to_raise_max_steps(capsys, tmp_path, trained):
+    root = trained.parents[3]  # the fixture's run ended at its max_steps, 4
+    args = ["fit", "--config=tiny", "--trainer.max_steps=4", "--ckpt_path=last", f"--trainer.default_root_dir={root}"]
+    fails_with(capsys, args, "is finished: it is at step 4 and --trainer.max_steps is 4; pass a larger")
+    assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]  # no empty version_1
