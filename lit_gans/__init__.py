@@ -2,8 +2,8 @@
 from your own script.
 
 Importing lit_gans (or any of its modules: Python runs this file first) makes ``strategy="ddp"`` and ``ddp_spawn``
-mean ``GANDDPStrategy``: Lightning's own DDP cannot train a manual-optimization GAN without
-``find_unused_parameters``.
+mean ``GANDDPStrategy`` for lit_gans' GANs: Lightning's own DDP cannot train a manual-optimization GAN without
+``find_unused_parameters``. Every other LightningModule still gets Lightning's DDP, unchanged.
 """
 
 from lit_gans import callbacks, data, image_folder, losses, models, nets  # image_folder: --data ImageFolderDataModule

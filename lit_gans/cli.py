@@ -16,6 +16,7 @@ from lit_gans.callbacks import (
     GANCheckpoint,
     GenerationMetrics,
     InterruptCheckpoint,
+    NoDebris,
     ProgressBar,
     SampleGrid,
     SampleWriter,
@@ -47,10 +48,32 @@ def unknown_option(lines: list[str]) -> str | None:
     return None
 
 
+VARIANTS = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
+DATAMODULES = "MNISTDataModule (the default), ImageFolderDataModule"
+
+
+def not_a_class(lines: list[str]) -> str | None:
+    """``--model DCGAN`` (a config's name, not a class): jsonargparse reads it as a path "not accessible"."""
+    key = re.match(r'Parser key "(model|data)":', lines[0])
+    found = [re.match(r"- Expected a path but (.+) either not accessible", line) for line in lines[1:]]
+    found = [match for match in found if match]
+    if not key or not found:
+        return None
+    key, value = key[1], found[0][1]
+    if key == "data":
+        return f"--data {value} is not a DataModule; the choices are {DATAMODULES}"
+    message = f"--model {value} is not a model class; the variants are {VARIANTS}"
+    configs = {p.stem.lower(): p.stem for p in CONFIGS.glob("*.yaml")}
+    if value.lower().removesuffix(".yaml") in configs:  # DCGAN is a GAN with arch dcgan: a config, not a class
+        name = configs[value.lower().removesuffix(".yaml")]
+        message += f"; {value} is a config: use --config {name}"
+    return message
+
+
 def condense(message: str) -> str:
     """jsonargparse's many-line parse errors -> the one line that says what is wrong."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if unknown := unknown_option(lines):
+    if unknown := unknown_option(lines) or not_a_class(lines):
         return unknown
     for i, line in enumerate(lines):
         if line.startswith("- Problem with given class_path"):
@@ -61,8 +84,9 @@ def condense(message: str) -> str:
                 detail.append(nested)
             if detail and detail[0].startswith("Parser key"):  # a known class, a bad value of one of its arguments
                 return f"{lines[0]} {' '.join(detail)}"
-            variants = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
-            return f"{lines[0]} {line[2:]} {' '.join(detail)}; the variants are {variants}"
+            if lines[0].startswith('Parser key "model"'):  # the list only helps where the model class is wrong
+                return f"{lines[0]} {line[2:]} {' '.join(detail)}; the variants are {VARIANTS}"
+            return f"{lines[0]} {line[2:]} {' '.join(detail)}"
     specific = [line[2:] for line in lines if line.startswith("- ") and "NoneType" not in line]
     detail = specific[0] if specific else " ".join(lines[1:2])
     return f"{lines[0]} {detail}".strip()
@@ -79,8 +103,43 @@ class OneLineParser(LightningArgumentParser):
 
 
 class GANTrainer(L.Trainer):
-    """Lightning's Trainer plus ``explore``: LightningCLI's subcommands are Trainer methods, so a new subcommand is a
-    method here (as Lightning Flash added ``finetune``); training, validation and prediction are Lightning's own."""
+    """Lightning's Trainer with two changes: ``explore``, and batch counts typed int first.
+
+    LightningCLI's subcommands are Trainer methods, so the ``explore`` subcommand is a method here (as Lightning Flash
+    added ``finetune``). Lightning annotates the batch limits ``float | int``, so the command line's
+    ``--trainer.limit_val_batches 1`` reached it as 1.0 (all batches); typed ``int | float`` here, "1" stays one batch
+    and "0.25" a fraction.
+
+    Args:
+        limit_train_batches: training batches per epoch: an int counts batches, a float is a fraction.
+        limit_val_batches: validation batches: an int counts batches, a float is a fraction.
+        limit_test_batches: test batches: an int counts batches, a float is a fraction.
+        limit_predict_batches: predict batches: an int counts batches, a float is a fraction.
+        val_check_interval: validate every this many training batches (int) or fraction of an epoch (float).
+        overfit_batches: train and validate on this many training batches (int) or fraction (float); 0: off.
+        **kwargs: the Trainer's other arguments.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        val_check_interval: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(
+            limit_train_batches=limit_train_batches,
+            limit_val_batches=limit_val_batches,
+            limit_test_batches=limit_test_batches,
+            limit_predict_batches=limit_predict_batches,
+            val_check_interval=val_check_interval,
+            overfit_batches=overfit_batches,
+            **kwargs,
+        )
 
     def explore(
         self,
@@ -131,13 +190,19 @@ class GANCLI(ConfigOverCheckpointCLI):
     def instantiate_trainer(self, **kwargs):
         config = self.config_init[self.subcommand].trainer
         on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
-        if str(config.get("precision")) in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
+        precision = str(config.get("precision"))
+        if precision in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
             raise LitGansError(
                 "--trainer.precision 16-mixed (fp16 AMP with gradient scaling) needs a CUDA GPU; "
                 "on the CPU use --trainer.precision bf16-mixed"
             )
+        if precision == "16-true" and on_cpu:  # else it would stop at its first step as a "divergence"
+            raise LitGansError(
+                f"--trainer.precision {precision} (fp16 weights and maths) needs a CUDA GPU; "
+                "on the CPU use --trainer.precision bf16-mixed (or 32-true, the default)"
+            )
         given = config.get("callbacks") or []
-        added = [InterruptCheckpoint(), ValidateLastStep()]
+        added = [InterruptCheckpoint(), ValidateLastStep(), NoDebris()]
         added += [c for c in variant_pictures(self.model) if not any(isinstance(g, type(c)) for g in given)]
         if config.get("enable_progress_bar") is not False and not any(
             isinstance(c, LightningProgressBar) for c in given
@@ -153,13 +218,24 @@ class GANCLI(ConfigOverCheckpointCLI):
         if path is None:
             return
         if path == "last":
-            path = find_last_checkpoint(Path(self.trainer.default_root_dir))
+            path = find_last_checkpoint(Path(self.trainer.default_root_dir), self.subcommand)
             self.config_init[key] = str(path)  # what the subcommand runs with (Lightning would look in the new run)
         if path in ("best", "hpc", "registry"):
             return
         path = Path(path)
+        if path.is_dir():
+            raise LitGansError(f"checkpoint {path} is a directory, not a checkpoint file; pass a .ckpt file in it")
         if not path.is_file():
             raise LitGansError(f"checkpoint {path} does not exist; pass the path of a .ckpt file (or 'last')")
+        with path.open("rb") as file:
+            head = file.read(4)
+        # torch.save writes a zip archive (PK..), or a pickle (0x80 then the protocol) in its legacy format: anything
+        # else is some other file, which torch's safe loader would report as unsafe ("invalid load key")
+        if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):
+            raise LitGansError(
+                f"{path} is not a checkpoint (not a file written by torch.save); pass the path of a .ckpt file "
+                f"that a lit_gans run wrote under lightning_logs/version_N/checkpoints"
+            )
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -173,6 +249,12 @@ class GANCLI(ConfigOverCheckpointCLI):
                 f"use another checkpoint, e.g. an earlier one in the same folder"
             ) from err
         self.model.on_load_checkpoint(checkpoint)  # variant and shape check, with a clear message
+        max_steps, step = self.trainer.max_steps, checkpoint.get("global_step", 0)
+        if self.subcommand == "fit" and 0 <= max_steps <= step:  # Lightning would stop at once, exit 0, train nothing
+            raise LitGansError(
+                f"the run in {path} is finished: it is at step {step} and --trainer.max_steps is {max_steps}; "
+                f"pass a larger --trainer.max_steps (e.g. {2 * step}) to train on"
+            )
 
     def _check_log_dir(self) -> None:
         """A folder that cannot be written fails now, in one line, not after the data has loaded."""
@@ -224,14 +306,18 @@ class GANCLI(ConfigOverCheckpointCLI):
         self._require_ckpt()  # the same checks and one-line errors as predict
 
 
-def find_last_checkpoint(root: Path) -> Path:
+def find_last_checkpoint(root: Path, subcommand: str = "fit") -> Path:
     """The newest ``last*.ckpt`` under ``<root>/lightning_logs/*/checkpoints`` (a resumed run logs to a new version)."""
     found = sorted(root.glob("lightning_logs/*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise LitGansError(
-            f"--ckpt_path last: no last.ckpt under {root}/lightning_logs/*/checkpoints; "
-            f"start without --ckpt_path, or pass the checkpoint's path"
-        )
+        if subcommand == "fit":
+            fix = "start without --ckpt_path, or pass the checkpoint's path"
+        else:  # validate, test and predict refuse to run without trained weights
+            fix = (
+                "train first (python -m lit_gans fit ...), pass the checkpoint's path, or point "
+                "--trainer.default_root_dir at the folder the run was trained in"
+            )
+        raise LitGansError(f"--ckpt_path last: no last.ckpt under {root}/lightning_logs/*/checkpoints; {fix}")
     return found[-1]
 
 
@@ -267,7 +353,7 @@ def main(args: list[str] | None = None) -> GANCLI:
         return GANCLI(
             model_class=GANModule,
             datamodule_class=L.LightningDataModule,
-            trainer_class=GANTrainer,  # Lightning's, plus the explore subcommand
+            trainer_class=GANTrainer,  # Lightning's, plus the explore subcommand and batch counts that stay ints
             subclass_mode_model=True,
             subclass_mode_data=True,  # --data ImageFolderDataModule --data.root DIR: your own images
             auto_configure_optimizers=False,  # each GAN configures its own two optimizers

@@ -90,6 +90,25 @@ def shuffled_train_batches(datamodule: L.LightningDataModule) -> "ShuffledBatche
     return ShuffledBatches(images, labels, hparams.batch_size, seed, epoch, rank, world)
 
 
+def check_one_batch(datamodule: L.LightningDataModule, train_images: int) -> None:
+    """Refuses a training set that gives no full batch on each process: Lightning would end the run at once, exit 0,
+    having trained nothing ("No training batches"). ``ShuffledBatches`` drops the last incomplete batch."""
+    trainer = datamodule.trainer
+    world, batch = (trainer.world_size if trainer else 1), datamodule.hparams.batch_size
+    if train_images // world >= batch:
+        return
+    if world == 1:
+        raise LitGansError(
+            f"{train_images} training images make no batch of {batch} (an incomplete batch is dropped), so nothing "
+            f"would train; lower --data.batch_size to at most {train_images}"
+        )
+    raise LitGansError(
+        f"{train_images} training images split over {world} processes leave {train_images // world} per process, no "
+        f"batch of {batch} (an incomplete batch is dropped), so nothing would train; lower --data.batch_size to at "
+        f"most {train_images // world}, or train on fewer devices"
+    )
+
+
 def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tuple[torch.Tensor, torch.Tensor]:
     """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's size and shape."""
     raw = raw_folder(data_dir, dataset)
@@ -257,6 +276,8 @@ class MNISTDataModule(L.LightningDataModule):
         if stage in ("fit", "validate") and self.hparams.holdout and self.holdout_set is None:
             train = self.train_set.tensors if self.train_set else load_split(self.data_dir, True, self.folder)
             self.train_set, self.holdout_set = holdout_sets(*train, self.hparams.holdout)
+        if stage == "fit":
+            check_one_batch(self, len(self.train_set))
 
     def train_dataloader(self) -> ShuffledBatches:
         # not a DataLoader: a seeded order per epoch that can resume mid-epoch, and no per-image collation; the last

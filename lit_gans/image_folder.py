@@ -4,16 +4,60 @@ flat folder of images (no labels), resized and centre-cropped to a square the ne
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 from torchvision.transforms import v2
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from lit_gans.data import ShuffledBatches, shuffled_train_batches, to_unit_range
+from lit_gans.data import ShuffledBatches, check_one_batch, shuffled_train_batches, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.nets import SIZES
+
+
+def opens_as_image(path: Path) -> bool:
+    """Whether Pillow reads ``path`` as an image, whatever its name (a GIF, a PNG saved as ``.dat``, ...)."""
+    try:
+        with Image.open(path) as image:
+            image.load()  # a header alone is not enough: Pillow "opens" formats it cannot decode (HDF5, MPEG)
+        return True
+    except Exception:
+        return False
+
+
+class ImageFiles:
+    """Decides which files are images, counting and naming the others.
+
+    A file named as an image (torchvision's extensions: .png, .jpg, ...) is kept even if it cannot be read: decoding
+    then stops with its name, since it is surely meant as data. Any other file is kept if Pillow reads it, else left
+    out and counted. Hidden files (``.DS_Store``) are ignored without a word.
+    """
+
+    def __init__(self):
+        self.seen, self.skipped = 0, []
+
+    def __call__(self, path: str) -> bool:
+        path = Path(path)
+        if path.name.startswith("."):
+            return False
+        self.seen += 1
+        if has_file_allowed_extension(path.name, IMG_EXTENSIONS) or opens_as_image(path):
+            return True
+        self.skipped.append(path)
+        return False
+
+    def report(self, root: Path) -> None:
+        """One line at start naming a few of the files left out, not a list of thousands."""
+        if self.skipped:
+            names = ", ".join(str(p.relative_to(root)) for p in self.skipped[:3])
+            more = ", ..." if len(self.skipped) > 3 else ""
+            rank_zero_info(
+                f"lit_gans: skipped {len(self.skipped)} of {self.seen} files in {root} that are not images "
+                f"(e.g. {names}{more})"
+            )
 
 
 def find_images(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
@@ -25,7 +69,8 @@ def find_images(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
         )
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))  # hidden: .ipynb_checkpoints, .DS_Store
     classes = [p.name for p in entries if p.is_dir()]
-    loose = [str(p) for p in entries if p.is_file() and has_file_allowed_extension(p.name, IMG_EXTENSIONS)]
+    is_image = ImageFiles()
+    loose = [str(p) for p in entries if p.is_file() and is_image(p)]
     if classes and loose:
         raise LitGansError(
             f"{root} holds both images and sub-folders ({loose[0]}, {classes[0]}/); put every image in a class "
@@ -35,19 +80,44 @@ def find_images(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
         samples = [(path, 0) for path in loose]
     else:
         try:  # torchvision's ImageFolder scan: every image under each sub-folder, recursively
-            samples = make_dataset(str(root), {name: i for i, name in enumerate(classes)}, IMG_EXTENSIONS)
+            samples = make_dataset(str(root), {name: i for i, name in enumerate(classes)}, is_valid_file=is_image)
         except FileNotFoundError as err:  # a class sub-folder without images
             raise LitGansError(f"{root}: {err}; remove the empty sub-folder or add its images") from err
     if not samples:
         raise LitGansError(
-            f"no images in {root} (looked for {', '.join(IMG_EXTENSIONS)}); "
+            f"no images in {root} ({is_image.seen} files, none of them an image Pillow can read); "
             f"pass --data.root pointing to a folder of images"
         )
+    is_image.report(root)
     return samples, classes
 
 
+def read_image(image: Image.Image, mode: str) -> Image.Image:
+    """An opened image as 8-bit ``mode`` ("RGB" or "L"), by one rule for every kind of file:
+
+    - 16-bit and 32-bit integer grayscale (modes "I;16", "I"): 0..65535 scaled to 0..255; floating point ("F"):
+      0..1 scaled to 0..255. (Pillow's own conversion clips instead: every value above 255 turns white.)
+    - transparency (RGBA, LA, PA, or a palette/RGB/L image with a transparent colour): composited on black, so a
+      transparent pixel is 0, "nothing there", whatever colour it happens to hide (often garbage), as premultiplied
+      alpha has it; MNIST-like data is drawn on black too.
+    - everything else (palette, 1-bit, CMYK, YCbCr, ...): Pillow's conversion (CMYK without colour management);
+      grayscale from colour is Pillow's ITU-R 601 luma, colour from grayscale repeats it in R, G and B.
+
+    A multi-frame file (an animated GIF, a TIFF stack) gives its first frame, where Pillow opens it.
+    """
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        top = 1.0 if image.mode == "F" else 65535.0
+        pixels = np.asarray(image, dtype=np.float64) * (255.0 / top)
+        image = Image.fromarray(pixels.round().clip(0, 255).astype(np.uint8), "L")
+    elif image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    return image.convert(mode)
+
+
 class DecodedImages(Dataset):
-    """Each image file decoded, converted to ``mode`` and resized/cropped: (path, uint8 (C, S, S) or the error text).
+    """Each image file decoded, converted to ``mode`` (``read_image``'s rule) and resized/cropped: (path, uint8
+    (C, S, S) or the error text).
 
     An error is returned rather than raised, so the DataModule names the file in one line even from a worker process.
     """
@@ -64,7 +134,7 @@ class DecodedImages(Dataset):
         path = self.samples[index][0]
         try:
             with Image.open(path) as image:
-                return path, pil_to_tensor(self.transform(image.convert(self.mode)))
+                return path, pil_to_tensor(self.transform(read_image(image, self.mode)))
         except Exception as err:  # not an image, truncated, too large: whatever PIL says, the file is the problem
             return path, f"{type(err).__name__}: {err}"
 
@@ -158,6 +228,8 @@ class ImageFolderDataModule(L.LightningDataModule):
             images, labels = self.decode()
             self.train_set = TensorDataset(images[self.train_index], labels[self.train_index])
             self.val_set = TensorDataset(images[self.val_index], labels[self.val_index])
+        if stage == "fit":
+            check_one_batch(self, len(self.train_set))  # per process: under DDP each rank gets its share
 
     def train_dataloader(self) -> ShuffledBatches:
         # as MNISTDataModule's: a seeded order per epoch that resumes mid-epoch, batches normalised where they live

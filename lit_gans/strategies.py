@@ -1,4 +1,4 @@
-"""DDP that works for manual-optimization GANs.
+"""DDP that works for manual-optimization GANs, and is Lightning's own DDP for every other module.
 
 Lightning's DDPStrategy wraps the whole LightningModule in DistributedDataParallel. A GAN step runs D's backward
 with G frozen and G's backward with D frozen, so DDP's reducer finds parameters without gradients and raises
@@ -6,11 +6,16 @@ with G frozen and G's backward with D frozen, so DDP's reducer finds parameters 
 autograd graph after every forward). Instead, this strategy leaves the module unwrapped and averages gradients
 itself: one all-reduce of one flat buffer per optimizer step, over exactly that optimizer's parameters. Everything
 else (process launch, samplers, metric sync, rank-zero checkpoints) is Lightning's DDP unchanged.
+
+Only lit_gans' GANs (``GANModule``) get this: any other LightningModule trained in the same process, under the same
+strategy name, gets Lightning's DDPStrategy untouched (the DistributedDataParallel wrapper and its gradient hooks).
 """
 
 import torch
 import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+
+from lit_gans.models.base import GANModule
 
 
 def _copy_back(flat: torch.Tensor, tensors: list[torch.Tensor]) -> None:
@@ -37,10 +42,18 @@ class GANDDPStrategy(DDPStrategy):
 
     Takes DDPStrategy's arguments. ``import lit_gans`` registers it under the names ``ddp`` and ``ddp_spawn``, so
     ``Trainer(strategy="ddp")``, ``--trainer.strategy ddp`` and ``devices > 1`` with the default strategy use it;
-    pass ``GANDDPStrategy(...)`` as the strategy to set DDPStrategy's options yourself.
+    pass ``GANDDPStrategy(...)`` as the strategy to set DDPStrategy's options yourself. A module that is not a
+    lit_gans GAN (``GANModule``) is trained exactly as by Lightning's DDPStrategy: the registry entry changes nothing
+    for it.
     """
 
+    @property
+    def _for_gan(self) -> bool:
+        return isinstance(self.lightning_module, GANModule)
+
     def configure_ddp(self) -> None:
+        if not self._for_gan:
+            return super().configure_ddp()  # Lightning's DistributedDataParallel wrapper, as for any module
         # no DistributedDataParallel wrapper: start every rank from rank 0's weights and buffers
         for tensors in (list(self.model.parameters()), [b for b in self.model.buffers() if b.is_floating_point()]):
             if tensors:
@@ -48,11 +61,20 @@ class GANDDPStrategy(DDPStrategy):
                     _flat_broadcast([t.data for t in tensors])
 
     def optimizer_step(self, optimizer, closure, model=None, **kwargs):
+        if not self._for_gan:
+            return super().optimizer_step(optimizer, closure, model, **kwargs)
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        grads = [p.grad for p in params if p.grad is not None]
-        if grads and self.world_size > 1:
-            _flat_all_reduce_mean(grads)
-        output = super().optimizer_step(optimizer, closure, model, **kwargs)
+
+        def closure_then_average():
+            # the closure computes the gradients (automatic optimization: forward and backward; manual: nothing, the
+            # step already called manual_backward), so the average comes after it and before clipping and the step
+            output = closure()
+            grads = [p.grad for p in params if p.grad is not None]
+            if grads and self.world_size > 1:
+                _flat_all_reduce_mean(grads)
+            return output
+
+        output = super().optimizer_step(optimizer, closure_then_average, model, **kwargs)
         if self.world_size > 1:  # BatchNorm running stats: rank 0's, like DDP's broadcast_buffers
             # only the stepped network's own buffers: the other one may still be in a graph awaiting backward
             ids = {id(p) for p in params}
@@ -64,7 +86,8 @@ class GANDDPStrategy(DDPStrategy):
 
 
 def register() -> None:
-    """Makes ``ddp`` (by name, or chosen by Lightning for devices > 1) mean GANDDPStrategy."""
+    """Makes ``ddp`` (by name, or chosen by Lightning for devices > 1) mean GANDDPStrategy, which is Lightning's
+    DDPStrategy for every module that is not a lit_gans GAN."""
     for name, start_method in (("ddp", "popen"), ("ddp_spawn", "spawn")):
         StrategyRegistry.register(
             name, GANDDPStrategy, description="lit_gans DDP for GANs", override=True, start_method=start_method

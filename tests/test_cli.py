@@ -126,3 +126,13 @@ def test_fashion_configs_score_with_the_fashion_evaluator(run_cli):
     assert (
         cli.model.sample_accuracy.dataset == "fashion_mnist" and "val/sample_accuracy" in cli.trainer.callback_metrics
     )
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_limit_val_batches_on_the_command_line_counts_batches(run_cli, limit):
+    # Lightning types it float | int: "1" parsed as 1.0 would validate all 20 batches of tiny's 10k test images
+    cli = run_cli("fit", "--config=tiny", "--trainer.max_steps=1", "--trainer.num_sanity_val_steps=0",
+                  "--trainer.limit_val_batches", str(limit), "--data.val_batch_size=500")  # fmt: skip
+    assert cli.trainer.limit_val_batches == limit and type(cli.trainer.limit_val_batches) is int
+    assert cli.trainer.num_val_batches == [limit]
+    assert cli.trainer.fit_loop.epoch_loop.val_loop.batch_progress.total.completed == limit

@@ -218,6 +218,7 @@ def test_a_bug_is_a_500_with_its_traceback_and_the_server_goes_on(monkeypatch, c
 
 def test_the_latency_benchmark_runs(capsys):
     from benchmarks import explore_latency as benchmark
+
     result = benchmark.run(["--variant", "infogan", "--ema", "--rows", "2", "--cols", "2", "--requests", "2"])
     assert result["round_trip_ms"] > 0 and result["page_ms"] > 0
     assert "InfoGAN (EMA + G), 2x2 grid of 1x28x28" in capsys.readouterr().out

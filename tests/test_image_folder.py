@@ -1,6 +1,7 @@
 """Your own images: a folder generated here (RGB 40x48, so resizing and cropping happen), every variant fitted on it,
 and the README's own-images example run as written."""
 
+import logging
 import re
 import shlex
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, RUNS, batches_per_step, run_module
+from lightning import Trainer
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -147,6 +149,7 @@ def test_an_unreadable_image_is_named_in_one_line_without_a_traceback(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert f"{broken / 'green' / 'green3.png'} is not a readable image" in line and "delete or replace it" in line
+    assert not (tmp_path / "lightning_logs").exists()  # failed before training: no version folder left behind
 
 
 def readme_example() -> list[str]:
@@ -167,3 +170,90 @@ def test_the_readme_own_images_example_runs_as_written(tmp_path):
     events.Reload()
     assert "samples" in events.Tags()["images"]  # what `tensorboard --logdir lightning_logs` shows
     assert list((run / "images").glob("samples_step*.png"))
+
+
+def test_no_batch_per_process_under_ddp_is_refused(tmp_path):
+    flat = make_folder(tmp_path / "flat", per_class=36, classes=("",))
+    dm = ImageFolderDataModule(str(flat), val_fraction=0.0, batch_size=16)  # 36 images: two batches on one device
+    dm.trainer = Trainer(accelerator="cpu", devices=3, strategy="ddp", logger=False)  # 12 images per process
+    with pytest.raises(LitGansError, match="36 training images split over 3 processes leave 12 per process, no batch"):
+        dm.setup("fit")
+
+
+# ---- images read as they are: one rule per kind of file, checked on the decoded pixel values ---------------------
+
+
+def palette(index: int, colours: list[int]) -> Image.Image:
+    image = Image.new("P", (32, 32), index)
+    image.putpalette(colours)
+    return image
+
+
+def palette_with_transparency() -> Image.Image:
+    """Left half transparent (index 0, which hides white), right half opaque red (index 1)."""
+    image = palette(1, [255, 255, 255, 255, 0, 0])
+    image.paste(0, (0, 0, 16, 32))
+    image.info["transparency"] = 0
+    return image
+
+
+def two_frames() -> list[Image.Image]:
+    return [Image.new("RGB", (32, 32), (255, 0, 0)), Image.new("RGB", (32, 32), (0, 255, 0))]  # red, then green
+
+
+KINDS = {  # kind -> (file name, make the image, save options)
+    "16-bit gray PNG": ("a.png", lambda: Image.fromarray(np.full((32, 32), 32896, np.uint16)), {}),
+    "32-bit int TIFF": ("a.tif", lambda: Image.fromarray(np.full((32, 32), 32896, np.int32), "I"), {}),
+    "float TIFF in [0, 1]": ("a.tif", lambda: Image.fromarray(np.full((32, 32), 0.5, np.float32), "F"), {}),
+    "palette GIF": ("a.gif", lambda: palette(1, [0, 0, 0, 255, 0, 0]), {}),
+    "palette PNG with transparency": ("a.png", palette_with_transparency, {"transparency": 0}),
+    "gray + alpha PNG": ("a.png", lambda: Image.new("LA", (32, 32), (200, 128)), {}),
+    "RGBA PNG": ("a.png", lambda: Image.new("RGBA", (32, 32), (255, 255, 255, 51)), {}),
+    "1-bit PNG": ("a.png", lambda: Image.new("1", (32, 32), 1), {}),
+    "CMYK TIFF": ("a.tif", lambda: Image.new("CMYK", (32, 32), (255, 0, 0, 0)), {}),
+    "animated GIF": ("a.gif", lambda: two_frames()[0], {"save_all": True, "append_images": two_frames()[1:]}),
+    "PNG without an image extension": ("a.data", lambda: Image.new("RGB", (32, 32), (10, 20, 30)), {"format": "PNG"}),
+}
+EXPECTED = {  # kind -> (channels, the value of every pixel of each channel; left half, right half where they differ)
+    "16-bit gray PNG": [(1, [128]), (3, [128, 128, 128])],  # 32896 / 257: scaled, not clipped to 255
+    "32-bit int TIFF": [(1, [128])],  # read as 16-bit
+    "float TIFF in [0, 1]": [(1, [128])],  # 0.5 * 255, rounded
+    "palette GIF": [(3, [255, 0, 0]), (1, [76])],  # index 1 is red; its luma is 0.299 * 255
+    "palette PNG with transparency": [(3, ([0, 0, 0], [255, 0, 0]))],  # transparent -> black, not the white it hides
+    "gray + alpha PNG": [(1, [100])],  # 200 * 128 / 255 over black
+    "RGBA PNG": [(3, [51, 51, 51])],  # white at alpha 0.2 over black
+    "1-bit PNG": [(1, [255])],
+    "CMYK TIFF": [(3, [0, 255, 255])],  # full cyan
+    "animated GIF": [(3, [255, 0, 0])],  # the first frame
+    "PNG without an image extension": [(3, [10, 20, 30])],  # Pillow reads it: accepted whatever its name
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_of_image_decodes_to_its_values(tmp_path, kind):
+    name, make, options = KINDS[kind]
+    folder = tmp_path / "one"
+    folder.mkdir()
+    make().save(folder / name, **options)
+    for channels, values in EXPECTED[kind]:
+        dm = ImageFolderDataModule(str(folder), image_size=32, channels=channels, val_fraction=0.0, batch_size=1)
+        dm.setup("fit")
+        (image,) = dm.train_set.tensors[0]  # uint8 (C, 32, 32)
+        halves = values if isinstance(values, tuple) else (values, values)
+        for half, expected in zip((image[:, :, :16], image[:, :, 16:]), halves, strict=True):
+            assert [set(channel.unique().tolist()) for channel in half] == [{v} for v in expected], (kind, channels)
+
+
+def test_files_left_out_are_counted_and_named_in_one_line(tmp_path, caplog):
+    folder = make_folder(tmp_path / "mixed", per_class=4, classes=("",))
+    for i in range(4):
+        Image.new("P", (40, 48), 1).save(folder / f"anim{i}.gif")  # GIFs: images, whatever torchvision's list says
+    for name in ("notes.txt", "data.csv", "labels.json", "run.log"):
+        (folder / name).write_text("not an image")
+    (folder / ".DS_Store").write_bytes(b"\0" * 10)  # hidden: ignored without a word
+    with caplog.at_level(logging.INFO):
+        dm = ImageFolderDataModule(str(folder), val_fraction=0.0, batch_size=4)
+    assert len(dm.samples) == 8
+    lines = [line for line in caplog.messages if "skipped" in line]
+    assert lines == [f"lit_gans: skipped 4 of 12 files in {folder} that are not images (e.g. data.csv, labels.json, "
+                     f"notes.txt, ...)"]  # fmt: skip

@@ -119,6 +119,54 @@ def test_two_process_ddp_from_a_plain_script_trains_infogan(tmp_path):
     assert torch.equal(ranks[0]["weights"], ranks[1]["weights"])
 
 
+PLAIN_MODULE = """
+    import sys
+
+    import torch
+    from lightning import LightningModule, Trainer
+    from torch.utils.data import DataLoader, TensorDataset
+
+    if sys.argv[2] == "import":
+        import lit_gans  # noqa: F401  registers its strategy under the name "ddp"
+
+
+    class Regression(LightningModule):  # automatic optimization: Lightning's closure computes the gradients
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+    g = torch.Generator().manual_seed(0)  # the same dataset on both ranks; the sampler gives each rank its half
+    data = TensorDataset(torch.randn(64, 8, generator=g), torch.randn(64, 1, generator=g))
+    model = Regression()
+    trainer = Trainer(
+        strategy="ddp", accelerator="cpu", devices=2, max_epochs=2, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    )
+    trainer.fit(model, DataLoader(data, batch_size=8))
+    torch.save(model.layer.weight.detach(), f"{sys.argv[1]}/rank{trainer.global_rank}.pt")
+"""
+
+
+@pytest.mark.parametrize("imported", ["import", "no-import"])
+def test_importing_lit_gans_leaves_ddp_of_other_modules_alone(tmp_path, imported):
+    """A user's own (automatic-optimization) module in the same script as our GANs stays data-parallel: both ranks
+    end with the same weights, with and without ``import lit_gans``."""
+    script = tmp_path / "train.py"  # Lightning's ddp launcher re-runs this script once per rank
+    script.write_text(textwrap.dedent(PLAIN_MODULE))
+    result = python(str(script), str(tmp_path), imported, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert torch.equal(ranks[0], ranks[1]), (ranks[0] - ranks[1]).abs().max()
+
+
 # ---- default callbacks ----------------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, run_module
+from PIL import Image
 
 from lit_gans.cli import main
 
@@ -245,3 +246,85 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "Traceback" not in stderr
     saved = torch.load(tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
     assert saved["global_step"] > 0
+
+
+@pytest.mark.parametrize("precision", ["16-true", "16-mixed", "16"])
+def test_fp16_on_the_cpu_is_refused_at_start_not_reported_as_a_divergence(capsys, tmp_path, precision):
+    args = ["fit", "--config=tiny", f"--trainer.precision={precision}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "needs a CUDA GPU; on the CPU use --trainer.precision bf16-mixed")
+    assert "diverged" not in line
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
+
+
+def test_predict_output_ending_in_png_keeps_the_samples_and_the_grid_apart(tmp_path, capsys, trained):
+    out = tmp_path / "out.png"
+    main(["predict", "--config=tiny", f"--ckpt_path={trained}", "--samples.count=4", f"--samples.output={out}",
+          f"--trainer.default_root_dir={tmp_path}", "--trainer.enable_progress_bar=false"])  # fmt: skip
+    assert torch.load(out, weights_only=True)["images"].shape == (4, 1, 28, 28)  # the samples, where asked
+    grid = tmp_path / "out.grid.png"
+    with Image.open(grid) as image:
+        assert image.format == "PNG"
+    assert f"wrote 4 samples to {out} and a grid to {grid}" in capsys.readouterr().out
+
+
+# ---- messages that name the actual cause and fix ----------------------------------------------------------------
+
+
+def test_a_text_file_as_checkpoint_is_not_a_checkpoint_rather_than_unsafe(capsys, tmp_path):
+    notes = tmp_path / "notes.ckpt"
+    notes.write_text("hello, not a checkpoint\n")
+    args = ["validate", "--config=tiny", f"--ckpt_path={notes}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, f"{notes} is not a checkpoint")
+    assert "could run code" not in line and "pickled" not in line
+
+
+def test_a_directory_as_checkpoint_is_named_a_directory(capsys, tmp_path):
+    args = ["validate", "--config=tiny", f"--ckpt_path={tmp_path}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, f"checkpoint {tmp_path} is a directory, not a checkpoint file")
+    assert "does not exist" not in line
+
+
+def test_a_config_name_given_as_the_model_points_to_config(capsys, tmp_path):
+    line = fails_with(
+        capsys, ["fit", "--model", "DCGAN", f"--trainer.default_root_dir={tmp_path}"], "use --config dcgan"
+    )
+    assert "the variants are lit_gans.models.GAN" in line and "Expected a path" not in line
+
+
+def test_an_image_folder_problem_does_not_list_the_model_variants(capsys, tmp_path):
+    args = ["fit", "--config=dcgan", "--data=ImageFolderDataModule", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "the following arguments are required: root")
+    assert "variants" not in line and "lit_gans.models" not in line
+
+
+def test_a_checkpoint_of_other_data_asks_for_the_data_options(capsys, tmp_path, trained):
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint["hyper_parameters"]["img_shape"] = (3, 64, 64)  # as if trained on a folder of 64x64 RGB images
+    other = tmp_path / "rgb64.ckpt"
+    torch.save(checkpoint, other)
+    args = ["validate", "--config=tiny", f"--ckpt_path={other}", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "trained on 3x64x64 images with 10 classes, the data here are 1x28x28 images")
+    assert "pass the --data options it was trained with" in line and "--model" not in line
+
+
+def test_predict_last_without_runs_says_to_train_first(capsys, tmp_path):
+    args = ["predict", "--config=tiny", "--ckpt_path=last", f"--trainer.default_root_dir={tmp_path}"]
+    line = fails_with(capsys, args, "--ckpt_path last: no last.ckpt under")
+    assert "train first" in line and "start without --ckpt_path" not in line
+
+
+# ---- a run that would train nothing stops, and leaves no empty version folder ----------------------------------
+
+
+def test_a_batch_larger_than_the_data_stops_and_leaves_no_version_folder(capsys, tmp_path):
+    args = ["fit", "--config=tiny", "--data.batch_size=70000", f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false"]  # fmt: skip
+    fails_with(capsys, args, "60000 training images make no batch of 70000 (an incomplete batch is dropped)")
+    assert list(tmp_path.iterdir()) == []  # no lightning_logs/version_0 holding only an events file
+
+
+def test_a_finished_run_resumed_says_to_raise_max_steps(capsys, tmp_path, trained):
+    root = trained.parents[3]  # the fixture's run ended at its max_steps, 4
+    args = ["fit", "--config=tiny", "--trainer.max_steps=4", "--ckpt_path=last", f"--trainer.default_root_dir={root}"]
+    fails_with(capsys, args, "is finished: it is at step 4 and --trainer.max_steps is 4; pass a larger")
+    assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]  # no empty version_1

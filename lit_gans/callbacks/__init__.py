@@ -10,7 +10,7 @@ from lit_gans.callbacks.ema import EMACopies
 from lit_gans.callbacks.generation_metrics import GenerationMetrics
 from lit_gans.callbacks.pictures import ClassGrid, ImageCallback, LatentTraversal, SampleGrid, variant_pictures
 from lit_gans.callbacks.progress import ProgressBar
-from lit_gans.callbacks.run_end import ValidateLastStep
+from lit_gans.callbacks.run_end import NoDebris, ValidateLastStep
 from lit_gans.callbacks.samples import SampleWriter
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ImageCallback",
     "InterruptCheckpoint",
     "LatentTraversal",
+    "NoDebris",
     "ProgressBar",
     "SampleGrid",
     "SampleWriter",

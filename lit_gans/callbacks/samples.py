@@ -17,7 +17,9 @@ class SampleWriter(BasePredictionWriter):
 
     Args:
         count: how many samples to generate.
-        output: path of the ``.pt`` file; the PNG grid of the first 64 goes beside it with a ``.png`` suffix.
+        output: path of the samples file (a ``torch.save`` file, whatever its suffix); the PNG grid of the first 64
+            goes beside it with a ``.png`` suffix (``samples.pt`` -> ``samples.png``), or ``.grid.png`` when
+            ``output`` already ends in ``.png`` (``out.png`` -> ``out.grid.png``): never over the samples.
     """
 
     def __init__(self, count: int = 64, output: str = "samples.pt"):
@@ -43,5 +45,11 @@ class SampleWriter(BasePredictionWriter):
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         torch.save(out, path)
         grid = make_grid(out["images"][:64].float() / 255, nrow=8, padding=2, pad_value=1.0)
-        save_image(grid, path.with_suffix(".png"))
-        print(f"wrote {len(out['images'])} samples to {path} and a grid to {path.with_suffix('.png')}")
+        save_image(grid, grid_path(path))
+        print(f"wrote {len(out['images'])} samples to {path} and a grid to {grid_path(path)}")
+
+
+def grid_path(samples: Path) -> Path:
+    """Where SampleWriter puts the PNG grid of ``samples``: beside it, under a name of its own."""
+    png = samples.with_suffix(".png")
+    return png if png != samples else samples.with_name(f"{samples.stem}.grid.png")

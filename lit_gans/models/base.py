@@ -309,16 +309,35 @@ class GANModule(LightningModule):
                 f"the checkpoint holds {saved} but the config builds {self.variant}; "
                 f"pass the --config the checkpoint was trained with"
             )
+        # img_shape and num_classes are linked from the DataModule: where they differ, other data is the cause
+        trained = checkpoint.get("hyper_parameters", {})
+        shape, classes = trained.get("img_shape"), trained.get("num_classes")
+        data_fix = shape is not None and (
+            f"the checkpoint was trained on {data_of(shape, classes)}, the data here are "
+            f"{data_of(self.hparams.img_shape, self.hparams.num_classes)}; pass the --data options it was trained "
+            f"with (for a folder of images: --data ImageFolderDataModule --data.root DIR --data.image_size "
+            f"--data.channels)"
+        )
+        if data_fix and tuple(shape) != tuple(self.hparams.img_shape):
+            raise LitGansError(data_fix)
         ours, theirs = self.state_dict(), checkpoint.get("state_dict", {})
         for key in sorted(set(ours) | set(theirs)):
             if key not in ours or key not in theirs or ours[key].shape != theirs[key].shape:
                 theirs_shape = list(theirs[key].shape) if key in theirs else "absent"
                 ours_shape = list(ours[key].shape) if key in ours else "absent"
+                if data_fix and classes != self.hparams.num_classes:  # a conditional network's label input
+                    raise LitGansError(data_fix)
                 raise LitGansError(
                     f"the checkpoint's {saved} does not match the config's networks ({key}: checkpoint "
                     f"{theirs_shape}, config {ours_shape}); pass the --model.* options it was trained with"
                 )
         set_rng_state(checkpoint.get("rng", {}))
+
+
+def data_of(img_shape, num_classes) -> str:
+    """(3, 64, 64), 0 -> "3x64x64 images with no labels", for messages about a checkpoint's data."""
+    labels = f"{num_classes} classes" if num_classes else "no labels"
+    return f"{'x'.join(map(str, img_shape))} images with {labels}"
 
 
 def rng_state() -> dict:
