@@ -8,7 +8,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import save_image
 
 import lit_gans
-from lit_gans.data import MNISTDataModule
+from lit_gans.data import MNISTDataModule, to_unit_interval
 from lit_gans.models import InfoGAN
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 5000  # generator updates (the test runs 1)
@@ -19,4 +19,4 @@ trainer = Trainer(max_steps=steps, callbacks=lit_gans.default_callbacks(), logge
 trainer.fit(model, data)  # Trainer(strategy="ddp", devices=4) works as well: import lit_gans registered it
 
 images = model.sample(100, categories=torch.arange(10).repeat_interleave(10), seed=0)  # (100, 1, 28, 28) in [-1, 1]
-save_image(images.add(1).div(2), "infogan_grid.png", nrow=10)
+save_image(to_unit_interval(images), "infogan_grid.png", nrow=10)  # [-1, 1] -> [0, 1]

@@ -44,6 +44,12 @@ def unknown_option(lines: list[str]) -> str | None:
         keys = re.findall(r'Parser key "([^"]+)"', " ".join(lines[:i]))
         nested = re.findall(r"NestedArg\(key='([^']+)'", " ".join(lines))
         key = ".init_args.".join([*keys[:1], nested[-1]]) if keys and nested else found[1]
+        if owner == "torch.optim.Optimizer":  # an optimizer left at the variant's paper Adam: no class to take options
+            name = key.split(".init_args.")[-2] if ".init_args." in key else key
+            return (
+                f"--{key}: {name} is the paper's Adam until a class is given; name it first, e.g. "
+                f"--model.init_args.{name.split('.')[-1]} torch.optim.Adam --{key} ..."
+            )
         return f"{owner} does not accept the option '{found[1]}' (--{key}); remove it or fix its spelling"
     return None
 
@@ -188,7 +194,7 @@ class GANCLI(ConfigOverCheckpointCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs):
-        config = self.config_init[self.subcommand].trainer
+        config = (self.config_init[self.subcommand] if self.subcommand else self.config_init).trainer
         on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
         precision = str(config.get("precision"))
         if precision in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself

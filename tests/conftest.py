@@ -70,34 +70,36 @@ def run_module(*args: str, cwd=ROOT, timeout=600, env=None) -> subprocess.Comple
     )
 
 
-class PoisonAt(Callback):
-    """A test-only callback: sets a weight of D to NaN at the start of a given step (a diverging run).
+class AtStep(Callback):
+    """A test-only callback: does ``act`` at the start of a given global step.
 
     Args:
-        step: the global step at which the weight turns NaN.
+        step: the global step at whose start it acts.
     """
 
     def __init__(self, step: int = 3):
         self.step = step
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step == self.step:
-            next(pl_module.discriminator.parameters()).data.fill_(float("nan"))
-
-
-class KillAt(Callback):
-    """A test-only callback: SIGKILLs its own process at the start of a given step (a machine that dies mid-run).
-
-    Args:
-        step: the global step at whose start the process dies.
-    """
-
-    def __init__(self, step: int = 3):
-        self.step = step
+    def act(self, pl_module) -> None:
+        raise NotImplementedError
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            self.act(pl_module)
+
+
+class PoisonAt(AtStep):
+    """Sets a weight of D to NaN at the start of ``step`` (a diverging run)."""
+
+    def act(self, pl_module) -> None:
+        next(pl_module.discriminator.parameters()).data.fill_(float("nan"))
+
+
+class KillAt(AtStep):
+    """SIGKILLs its own process at the start of ``step`` (a machine that dies mid-run)."""
+
+    def act(self, pl_module) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class RecordLaunch(Callback):

@@ -143,6 +143,7 @@ def test_few_label_mode_takes_the_asked_labels_and_teaches_q_with_them():
 def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
     cli = run_cli(
         "fit",
+        "--config=infogan",
         "--config=infogan_fewlabel",
         "--data.holdout=300",
         "--trainer.max_steps=2",

@@ -183,12 +183,14 @@ def test_default_callbacks_are_the_clis(tmp_path, monkeypatch):
     )
 
     def settings(callbacks):
-        ours = [c for c in callbacks if type(c).__module__ == "lit_gans.callbacks"]
+        ours = [c for c in callbacks if type(c).__module__.startswith("lit_gans.callbacks")]
         return sorted((type(c).__name__, repr({k: v for k, v in vars(c).items() if k in KEYS})) for c in ours)
 
     KEYS = {"every_n_steps", "num_samples", "num_eval_samples", "backbone", "save_last", "_every_n_train_steps"}
-    # predict's writer, and the CLI's timed progress bar: a Trainer of your own shows its own unless you add ours
-    cli_settings = [s for s in settings(cli.trainer.callbacks) if s[0] not in ("SampleWriter", "ProgressBar")]
+    # predict's writer, the CLI's timed progress bar (a Trainer of your own shows its own unless you add ours), and
+    # the CLI's clean-up of a failed start's log folder
+    cli_only = ("SampleWriter", "ProgressBar", "NoDebris")
+    cli_settings = [s for s in settings(cli.trainer.callbacks) if s[0] not in cli_only]
     assert settings(lit_gans.default_callbacks()) == cli_settings
     assert {name for name, _ in cli_settings} == {
         "SampleGrid",
@@ -219,8 +221,8 @@ def test_sample_is_seeded_in_range_and_leaves_train_mode(variant):
     assert model.sampling_generator.training  # eval mode only while sampling
     assert torch.equal(model.sample(6, seed=3), images) and not torch.equal(model.sample(6, seed=4), images)
     assert torch.equal(model.sample(6, seed=3, uint8=True), to_uint8(images))
-    # in eval mode the chunking does not change the images (up to float rounding of batched kernels)
-    torch.testing.assert_close(model.sample(6, seed=3, batch_size=4), images, rtol=0, atol=1e-5)
+    # inputs are drawn in chunks of batch_size, so a seed's first images do not depend on how many follow
+    assert torch.equal(model.sample(8, seed=3, batch_size=4)[:4], model.sample(4, seed=3, batch_size=4))
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.__name__)

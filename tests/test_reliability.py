@@ -62,8 +62,21 @@ def _at_root(monkeypatch):
             "torch.optim.SGD does not accept the option 'bta' (--model.init_args.optimizer_d.init_args.bta)",
         ),
         (["--model.init_args.optimizer_g.init_args.lr=0"], "model.optimizer_g: learning rate must be > 0, got 0.0"),
-        (["--model.init_args.optimizer_d.init_args.lr=-1"], "model.optimizer_d: Invalid learning rate"),
-        (["--model.init_args.optimizer_d.init_args.betas=[0.5,1.0]"], "Invalid beta parameter at index 1: 1.0"),
+        (
+            ["--model.init_args.optimizer_d=torch.optim.Adam", "--model.init_args.optimizer_d.init_args.lr=-1"],
+            "model.optimizer_d: Invalid learning rate",
+        ),
+        (
+            [
+                "--model.init_args.optimizer_d=torch.optim.Adam",
+                "--model.init_args.optimizer_d.init_args.betas=[0.5,1.0]",
+            ],
+            "Invalid beta parameter at index 1: 1.0",
+        ),
+        (
+            ["--model.init_args.optimizer_d.init_args.lr=1e-4"],  # dcgan.yaml leaves D's optimizer at the paper's
+            "optimizer_d is the paper's Adam until a class is given; name it first, e.g. --model.init_args.optimizer_d",
+        ),
         (["--data.batch_size=0"], "data.batch_size must be a positive integer"),
         (["--metrics.num_eval_samples=1"], "metrics.num_eval_samples must be >= 2"),
         (["--model.init_args.latent_dim=0"], "model.latent_dim must be >= 1"),

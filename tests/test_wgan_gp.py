@@ -18,7 +18,7 @@ def test_paper_optimizers_by_default():
     opt_g, opt_d = WGANGP().configure_optimizers()
     for opt in (opt_g, opt_d):
         assert opt.param_groups[0]["lr"] == 1e-4 and opt.param_groups[0]["betas"] == (0.5, 0.9)
-    assert WGANGP().hparams.d_steps == 5 and WGANGP().hparams.lambda_gp == 10.0
+    assert WGANGP().d_steps == 5 and WGANGP().hparams.lambda_gp == 10.0
 
 
 def test_five_critic_updates_per_generator_update(run_cli):
