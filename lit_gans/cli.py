@@ -7,6 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -346,7 +347,31 @@ def resolve_config_args(args: list[str]) -> list[str]:
         else:
             names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml")))
             raise LitGansError(f"config {value} not found here or in {CONFIGS}; available: {names}")
+    check_overlay_order(out)
     return out
+
+
+def check_overlay_order(args: list[str]) -> None:
+    """An overlay with model options (infogan_fewlabel.yaml) given before any config or option that names the
+    variant would be laid over the default DCGAN, which refuses its options in jsonargparse's words: say it plainly."""
+    named = False
+    for i, arg in enumerate(args):
+        if arg == "--model" or arg.startswith(("--model=", "--model.class_path")):
+            named = True
+        path = args[i + 1] if arg in ("--config", "-c") and i + 1 < len(args) else None
+        path = arg.split("=", 1)[1] if arg.startswith("--config=") else path
+        if path is None or not Path(path).is_file():
+            continue
+        model = (yaml.safe_load(Path(path).read_text()) or {}).get("model") or {}
+        if not isinstance(model, dict):
+            continue
+        if "class_path" in model:
+            named = True
+        elif model and not named:
+            raise LitGansError(
+                f"{Path(path).name} is an overlay of model options: give the variant's config before it, e.g. "
+                f"--config {Path(path).stem.split('_')[0]} --config {Path(path).stem}"
+            )
 
 
 def main(args: list[str] | None = None) -> GANCLI:

@@ -136,3 +136,14 @@ def test_limit_val_batches_on_the_command_line_counts_batches(run_cli, limit):
     assert cli.trainer.limit_val_batches == limit and type(cli.trainer.limit_val_batches) is int
     assert cli.trainer.num_val_batches == [limit]
     assert cli.trainer.fit_loop.epoch_loop.val_loop.batch_progress.total.completed == limit
+
+
+def test_a_model_overlay_alone_says_to_give_its_variant_first(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config=infogan_fewlabel", "--trainer.fast_dev_run=1"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "lit_gans: error: infogan_fewlabel.yaml is an overlay of model options: give the variant's config before it, "
+        "e.g. --config infogan --config infogan_fewlabel"
+    )
+    assert resolve_config_args(["fit", "--config", "infogan", "--config", "infogan_fewlabel"])  # the right order
