@@ -46,3 +46,18 @@ def test_unknown_loss_is_one_line(run_cli, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("lit_gans: error:") and "loss" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("loss, batches", [("bce", [16, 16, 16]), ("hinge", [16, 16, 16]), ("lsgan", [32, 32])])
+def test_lsgan_scores_real_and_fake_in_one_batch(run_cli, loss, batches):
+    """Under lsgan D sees reals and fakes together (BatchNorm shares their statistics), in D's step and in G's; the
+    other losses keep two batches, so their measured runs are unchanged."""
+    seen = []
+    cli = run_cli("fit", "--config=dcgan", f"--model.init_args.loss={loss}", "--trainer.fast_dev_run=1")
+    model = cli.model
+    model.discriminator.register_forward_hook(lambda module, args, out: seen.append(args[0].size(0)))
+    real = torch.randn(16, 1, 28, 28)
+    fake = model.generator(torch.randn(16, 100))
+    d_real, d_fake = model.score(real, fake)  # D's update
+    assert d_real.shape == d_fake.shape == model.score_fakes(real, fake).shape == (16,)  # and G's
+    assert seen == batches

@@ -20,6 +20,11 @@ LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on 
     "hinge": (losses.hinge_d_loss, losses.hinge_g_loss),  # as in SNGAN (Miyato et al. 2018)
     "lsgan": (losses.lsgan_d_loss, losses.lsgan_g_loss),  # least squares (Mao et al. 2017)
 }
+# Losses whose D must score real and fake images in one batch. The DCGAN D ends in BatchNorm, LeakyReLU, Linear: on
+# separate real and fake batches BatchNorm centres each batch on its own, so D's mean score is nearly the same for
+# both and LSGAN's targets (1 for real, 0 for fake) cannot be met; D settles near 0.5 everywhere and G collapses to
+# one grey image (docs/results.md, the loss option). One batch shares the statistics, as a classifier's would.
+JOINT_BATCH = {"lsgan"}
 
 
 class GAN(GANModule):
@@ -54,6 +59,19 @@ class GAN(GANModule):
     def variant(self) -> str:
         return f"GAN(arch={self.hparams.arch})"
 
+    def score(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's outputs on real and fake images: two batches, or one for the losses in ``JOINT_BATCH``."""
+        if self.hparams.loss not in JOINT_BATCH:
+            return self.discriminator(real), self.discriminator(fake)
+        both = self.discriminator(torch.cat([real, fake]))  # (2B,): BatchNorm sees reals and fakes together
+        return both[: real.size(0)], both[real.size(0) :]
+
+    def score_fakes(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """D's outputs on the fakes for G's update, in the company D's update scored them in."""
+        if self.hparams.loss not in JOINT_BATCH:
+            return self.discriminator(fake)
+        return self.discriminator(torch.cat([real, fake]))[real.size(0) :]
+
     def training_step(self, batch, batch_idx):
         real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
         opt_g, opt_d = self.optimizers_counting_g_steps()
@@ -61,7 +79,7 @@ class GAN(GANModule):
 
         # D: maximise log D(x) + log(1 - D(G(z))) (bce), or the chosen loss's D objective
         with self.toggled_optimizer(opt_d):
-            d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
+            d_real, d_fake = self.score(real, fake.detach())
             loss_d = self.d_loss(d_real, d_fake)
             self.backward_and_step(opt_d, loss_d, "loss/d")
         # D(x), D(G(z)): probabilities under bce; under hinge and lsgan D's raw outputs (targets +-1, and 1 / 0)
@@ -71,7 +89,7 @@ class GAN(GANModule):
         # G: maximise log D(G(z)) (non-saturating) or the chosen loss's G objective, every d_steps batches
         if (batch_idx + 1) % self.d_steps == 0:
             with self.toggled_optimizer(opt_g):
-                loss_g = self.g_loss(self.discriminator(fake))
+                loss_g = self.g_loss(self.score_fakes(real, fake))
                 self.backward_and_step(opt_g, loss_g, "loss/g")
             self.update_ema()
             logs["loss/g"] = loss_g
