@@ -9,7 +9,8 @@ and its validations are written to the CSV as soon as it finishes (an interrupte
 seed run again replaces its own rows). Further ``--trainer.*``/``--model.*``/``--data.*`` arguments go to the CLI,
 e.g. ``--data.holdout 5000`` to validate on 5,000 training images held out of training instead of the test split
 (a screen that never looks at the test labels), with ``--name`` telling the settings apart in one CSV.
-``--summarize CSV`` prints the summary of an existing CSV (every name in it) without training.
+``--summarize CSV`` prints the summary of an existing CSV (every name in it) without training; with ``--rank-by
+val/code_mi`` also how well a label-free statistic orders the seeds as the measure does, at every validation step.
 """
 
 import argparse
@@ -78,6 +79,31 @@ def summarize(rows: list[dict], measure: str) -> dict[str, dict]:
     return summary
 
 
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation (ranks without tie correction: the values are continuous measures)."""
+    rank = lambda v: {i: r for r, i in enumerate(sorted(range(len(v)), key=v.__getitem__))}  # noqa: E731
+    rx, ry, n = rank(xs), rank(ys), len(xs)
+    return 1 - 6 * sum((rx[i] - ry[i]) ** 2 for i in range(n)) / (n * (n * n - 1))
+
+
+def rank_agreement(rows: list[dict], measure: str, by: str) -> dict[int, float]:
+    """Per validation step every seed of a name reached: Spearman's correlation over the seeds between ``by`` (e.g.
+    the label-free ``val/code_mi``) and ``measure``. Does the statistic order the runs as the measure does? Printed."""
+    result = {}
+    for name in dict.fromkeys(row["name"] for row in rows):
+        mine = [r for r in rows if r["name"] == name and r.get(by) and r.get(measure)]
+        seeds = sorted({r["seed"] for r in mine})
+        steps = sorted(set.intersection(*({int(r["step"]) for r in mine if r["seed"] == s} for s in seeds)))
+        if len(seeds) < 3:
+            raise SystemExit(f"seeds: {name} has {len(seeds)} seeds with {by}; a rank correlation needs 3 or more")
+        for step in steps:
+            at = {r["seed"]: r for r in mine if int(r["step"]) == step}
+            rho = spearman([float(at[s][by]) for s in seeds], [float(at[s][measure]) for s in seeds])
+            result[step] = rho
+            print(f"seeds: {name} step {step}: Spearman({by}, {measure}) over {len(seeds)} seeds = {rho:+.2f}")
+    return result
+
+
 def print_summary(name: str, measure: str, result: dict) -> None:
     """A markdown table (every seed, then the median of each column) and one line with median, min and max."""
     seeds = result["seeds"]
@@ -111,9 +137,14 @@ def run(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--log-dir", default="lightning_logs/seeds", help="each seed's logs: LOG_DIR/<name>/seed_<s>")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--summarize", default=None, metavar="CSV", help="summarize this CSV; no training")
+    parser.add_argument("--rank-by", default=None, metavar="STAT", help="with --summarize: rank agreement of STAT")
     args, extra = parser.parse_known_args(argv)
     if args.summarize:
-        return summarize(read_csv(Path(args.summarize)), args.measure)
+        rows = read_csv(Path(args.summarize))
+        summary = summarize(rows, args.measure)
+        if args.rank_by:
+            summary["rank_agreement"] = rank_agreement(rows, args.measure, args.rank_by)
+        return summary
     if args.steps < 1 or not 1 <= args.every <= args.steps:
         parser.error("--steps must be >= 1 and --every in 1..steps")
     if args.threads:

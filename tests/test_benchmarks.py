@@ -168,3 +168,19 @@ def test_seeds_writes_every_validation_of_every_seed_and_their_median(tmp_path, 
     assert again["screen"]["max"] == max(float(r["val/fid"]) for r in rows if r["step"] == "2")
     with pytest.raises(SystemExit, match="screen has no val/sample_accuracy; its measures: "):
         seeds.run(["--summarize", str(out), "--measure", "val/sample_accuracy"])
+
+
+def test_rank_agreement_of_a_statistic_with_the_measure(tmp_path, capsys):
+    seeds = load("seeds")
+    rows = [  # three seeds, two steps: at step 1 the statistic orders them as the measure does, at step 2 reversed
+        {"name": "x", "config": "infogan", "seed": s, "step": t, "wall_s": "1", "val/code_accuracy": acc,
+         "val/code_mi": mi}
+        for s, t, acc, mi in [("0", "1", "0.5", "1.0"), ("1", "1", "0.7", "2.0"), ("2", "1", "0.9", "3.0"),
+                              ("0", "2", "0.9", "1.0"), ("1", "2", "0.8", "2.0"), ("2", "2", "0.7", "3.0")]
+    ]  # fmt: skip
+    seeds.write_rows(tmp_path / "s.csv", rows)
+    result = seeds.run(["--summarize", str(tmp_path / "s.csv"), "--rank-by", "val/code_mi"])
+    assert result["rank_agreement"] == {1: 1.0, 2: -1.0}
+    assert "seeds: x step 2: Spearman(val/code_mi, val/code_accuracy) over 3 seeds = -1.00" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="a rank correlation needs 3 or more"):
+        seeds.rank_agreement(rows[:2], "val/code_accuracy", "val/code_mi")
