@@ -147,3 +147,15 @@ def test_a_model_overlay_alone_says_to_give_its_variant_first(capsys):
         "e.g. --config infogan --config infogan_fewlabel"
     )
     assert resolve_config_args(["fit", "--config", "infogan", "--config", "infogan_fewlabel"])  # the right order
+
+
+@pytest.mark.parametrize("variant, own", [("GAN", "arch"), ("InfoGAN", "noise_dim"), ("ACGAN", "samples_per_class"),
+                                          ("CGAN", "predict_classes"), ("WGANGP", "lambda_gp")])  # fmt: skip
+def test_help_lists_the_shared_arguments_of_every_variant(capsys, variant, own):
+    """The shared arguments are declared once (GANModule) and reached through **kwargs: --help still lists them."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--model.help", variant])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in (own, "optimizer_g", "optimizer_d", "d_steps", "ema_decay"):
+        assert f"--model.{name} " in out, name
