@@ -146,7 +146,12 @@ def test_a_model_overlay_alone_says_to_give_its_variant_first(capsys):
         "lit_gans: error: infogan_fewlabel.yaml is an overlay of model options: give the variant's config before it, "
         "e.g. --config infogan --config infogan_fewlabel"
     )
-    assert resolve_config_args(["fit", "--config", "infogan", "--config", "infogan_fewlabel"])  # the right order
+    resolved = resolve_config_args(["fit", "--config", "infogan", "--config", "infogan_fewlabel"])  # the right order
+    assert resolved[2:] == [
+        str(ROOT / "configs" / "infogan.yaml"),
+        "--config",
+        str(ROOT / "configs" / "infogan_fewlabel.yaml"),
+    ]
 
 
 @pytest.mark.parametrize("variant, own", [("GAN", "arch"), ("InfoGAN", "noise_dim"), ("ACGAN", "samples_per_class"),

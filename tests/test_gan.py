@@ -2,8 +2,11 @@
 
 import pytest
 import torch
+from conftest import ROOT
+from lightning import Trainer
 
 from lit_gans import losses
+from lit_gans.data import MNISTDataModule
 from lit_gans.models import GAN
 from lit_gans.models.gan import LOSSES
 
@@ -49,15 +52,14 @@ def test_unknown_loss_is_one_line(run_cli, capsys):
 
 
 @pytest.mark.parametrize("loss, batches", [("bce", [16, 16, 16]), ("hinge", [16, 16, 16]), ("lsgan", [32, 32])])
-def test_lsgan_scores_real_and_fake_in_one_batch(run_cli, loss, batches):
+def test_lsgan_scores_real_and_fake_in_one_batch(loss, batches, monkeypatch):
     """Under lsgan D sees reals and fakes together (BatchNorm shares their statistics), in D's step and in G's; the
     other losses keep two batches, so their measured runs are unchanged."""
-    seen = []
-    cli = run_cli("fit", "--config=dcgan", f"--model.init_args.loss={loss}", "--trainer.fast_dev_run=1")
-    model = cli.model
+    monkeypatch.chdir(ROOT)
+    seen = []  # the batch size of every call of D during one training step
+    model = GAN(loss=loss)
     model.discriminator.register_forward_hook(lambda module, args, out: seen.append(args[0].size(0)))
-    real = torch.randn(16, 1, 28, 28)
-    fake = model.generator(torch.randn(16, 100))
-    d_real, d_fake = model.score(real, fake)  # D's update
-    assert d_real.shape == d_fake.shape == model.score_fakes(real, fake).shape == (16,)  # and G's
-    assert seen == batches
+    trainer = Trainer(fast_dev_run=1, limit_val_batches=0, logger=False, enable_progress_bar=False,
+                      enable_model_summary=False, accelerator="cpu")  # fmt: skip
+    trainer.fit(model, MNISTDataModule(batch_size=16))
+    assert trainer.global_step == 1 and seen == batches
