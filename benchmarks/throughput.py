@@ -1,15 +1,20 @@
 """Training speed: the Trainer path users run against a plain PyTorch loop doing the same work, per variant.
 
-Run from the repo root: ``python -m benchmarks.throughput [--variants gan dcgan infogan acgan] [--steps N]
-[--repeats R] [--batch-size 128]``.
+Run from the repo root: ``python -m benchmarks.throughput [--variants gan dcgan infogan acgan cgan wgan_gp]
+[--steps N] [--repeats R] [--batch-size 128] [--precisions 32-true bf16-mixed]``.
 
-For each variant the two arms alternate in one process (Trainer, plain, Trainer, plain, ...):
+For each variant the arms alternate in one process (Trainer, plain, Trainer in bf16, Trainer, plain, ...):
 
 - Trainer: ``lit_gans.cli.main`` with the variant's config, progress bar and logging as configured; validation,
   the picture callbacks and periodic checkpoints off (the epoch-end checkpoint falls after the timed window).
 - plain: fresh networks of the same class and config (same seed, so the same initial weights), the optimizers from
   the module's ``configure_optimizers``, the DataModule's train loader, and the D-then-G step of the variant's
-  ``training_step`` written with ``loss.backward()``: no logging, no progress bar, no divergence check.
+  ``training_step`` written with ``loss.backward()``: no logging, no progress bar, no divergence check. Only
+  GAN (gan, dcgan), InfoGAN and AC-GAN have one: cGAN and WGAN-GP are timed through the Trainer only (a
+  Lightning-free step for each would be one more hand-written copy of ``training_step``;
+  ``benchmarks/floor.py`` measures what the Trainer costs per step).
+- precision: one Trainer run per extra ``--precisions`` value (``--trainer.precision``, e.g. ``bf16-mixed``: the
+  forwards under ``torch.autocast`` in bfloat16, weights and optimizers in float32), to compare with the first.
 
 Only the steady state is timed: the clock starts after ``--warmup`` steps and stops after the last one, in both
 arms. The DataModule's train loader is also timed alone, to check that the data never limits training.
@@ -42,11 +47,11 @@ from lit_gans.cli import main as cli_main
 from lit_gans.models import ACGAN, GAN, InfoGAN
 
 ROOT = Path(__file__).resolve().parents[1]  # configs and data/ are found from the repo root
-VARIANTS = ("gan", "dcgan", "infogan", "acgan")
-# timed steps per variant at batch 128: 12-25 s per arm on a 2-core CPU shared with another training job (about
-# 40 ms per MLP-GAN step, 0.4-0.5 s per DCGAN/InfoGAN/AC-GAN step), so the whole default run (4 variants x 3 repeats
-# x 2 arms, plus start-up) stays under 10 minutes there, and well under on an idle one
-DEFAULT_STEPS = {"gan": 300, "dcgan": 60, "infogan": 30, "acgan": 30}
+VARIANTS = ("gan", "dcgan", "infogan", "acgan", "cgan", "wgan_gp")
+# timed generator steps per variant at batch 128: 12-25 s per arm on a 2-core CPU shared with another training job
+# (about 40 ms per MLP-GAN step, 0.4-0.5 s per DCGAN/InfoGAN/AC-GAN step, 5 critic steps per WGAN-GP step)
+DEFAULT_STEPS = {"gan": 300, "dcgan": 60, "infogan": 30, "acgan": 30, "cgan": 30, "wgan_gp": 8}
+PRECISION_NAMES = {"32-true": "fp32", "32": "fp32", "bf16-mixed": "bf16", "bf16-true": "bf16-true"}
 
 
 class StepTimer(Callback):
@@ -165,10 +170,11 @@ def acgan_step(model: ACGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
 
 
 def plain_step_for(model):
+    """The plain step of ``model``'s variant, or None (cGAN, WGAN-GP: timed through the Trainer only)."""
     for cls, step in ((InfoGAN, infogan_step), (ACGAN, acgan_step), (GAN, gan_step)):
-        if isinstance(model, cls):
+        if type(model) is cls:  # exactly: a subclass's training_step is its own
             return step
-    raise TypeError(f"no plain loop for {type(model).__name__}")
+    return None
 
 
 # ---- the two arms -----------------------------------------------------------------------------------------------
@@ -217,6 +223,8 @@ def run_plain(blueprint, steps: int, warmup: int, timer: StepTimer):
     datamodule = type(blueprint.datamodule)(**config)
     datamodule.setup("fit")
     step = plain_step_for(model)
+    if step is None:
+        raise TypeError(f"no plain loop for {type(model).__name__}")
     torch.set_rng_state(timer.rng_state)  # then the same shuffle order and the same noise as the Trainer arm
     batches = iter(datamodule.train_dataloader())
     for i in range(warmup + steps):
@@ -261,6 +269,13 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=128)  # the configs' batch size
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, as users run)")
     parser.add_argument("--compile-runs", type=int, default=1, help="Trainer runs with compiled G and D (0: none)")
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["32-true", "bf16-mixed"],
+        help="--trainer.precision of the Trainer arms;"
+        " the first is the one the plain arm matches (float32), each other one gets a column of its own",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.repeats < 1 or (args.steps is not None and args.steps < 1) or args.compile_runs < 0:
         parser.error("--warmup, --repeats and --steps must be >= 1, --compile-runs >= 0")
@@ -276,44 +291,51 @@ def run(argv: list[str] | None = None) -> dict:
             results[variant] = measure(variant, args, root, parser)
         loader = statistics.median(loader_rate(results[variant]["cli"].datamodule) for _ in range(args.repeats))
 
-    print(
-        f"\n{'variant':<8} {'steps':>5} {'trainer img/s':>13} {'plain img/s':>11} {'ratio':>6} "
-        f"{'extra ms/step':>13} {'spread':>7} {'compile img/s':>13} {'compile/plain':>13} {'same weights':>12} "
-        f"{'loader/trainer':>14}"
-    )
+    names = [PRECISION_NAMES.get(p, p) for p in args.precisions]
+    head = f"\n{'variant':<8} {'steps':>5} {names[0] + ' img/s':>11}"
+    head += "".join(f" {n + ' img/s':>11} {n + '/' + names[0]:>10}" for n in names[1:])
+    head += f" {'plain img/s':>11} {'ratio':>6} {'extra ms/step':>13} {'spread':>7} {'compile img/s':>13}"
+    print(head + f" {'same weights':>12} {'loader/trainer':>14}")
     for variant, r in results.items():
-        compiled = f"{'-':>13} {'-':>13}"
-        if r["compile"]:
-            compiled = f"{r['compile']:>13.0f} {r['compile'] / r['plain']:>13.3f}"
-        print(
-            f"{variant:<8} {r['steps']:>5} {r['trainer']:>13.0f} {r['plain']:>11.0f} {r['ratio']:>6.3f} "
-            f"{r['extra_ms']:>13.2f} {r['spread_ms']:>7.2f} {compiled} {'yes' if r['same_weights'] else 'NO':>12} "
-            f"{loader / r['trainer']:>13.0f}x{'  noisy: spread > effect' if r['noisy'] else ''}"
-        )
+        row = f"{variant:<8} {r['steps']:>5} {r['trainer']:>11.0f}"
+        row += "".join(f" {r['precisions'][p]:>11.0f} {r['precision_speedup'][p]:>10.3f}" for p in args.precisions[1:])
+        if r["plain"] is not None:
+            row += f" {r['plain']:>11.0f} {r['ratio']:>6.3f} {r['extra_ms']:>13.2f} {r['spread_ms']:>7.2f}"
+        else:
+            row += f" {'-':>11} {'-':>6} {'-':>13} {'-':>7}"
+        row += f" {r['compile']:>13.0f}" if r["compile"] else f" {'-':>13}"
+        same = {True: "yes", False: "NO", None: "-"}[r["same_weights"]]
+        noisy = "  noisy: spread > effect" if r.get("noisy") else ""
+        print(row + f" {same:>12} {loader / r['trainer']:>13.0f}x{noisy}")
         runs = "; ".join(f"{arm} {' '.join(f'{x:.0f}' for x in r[f'{arm}_runs'])}" for arm in ("trainer", "plain"))
-        extras = " ".join(f"{x:.2f}" for x in r["extra_runs"])
-        print(f"{'':<8} runs img/s: {runs}; extra ms/step per pair: {extras}")
+        extras = " ".join(f"{x:.2f}" for x in r.get("extra_runs", []))
+        print(f"{'':<8} runs img/s: {runs}; extra ms/step per pair: {extras or '-'}")
     fastest = max(r["trainer"] for r in results.values())
-    ratios = ", ".join(f"{v} {r['ratio']:.3f}" for v, r in results.items())
-    extras = ", ".join(f"{v} {r['extra_ms']:.2f}±{r['spread_ms'] / 2:.2f}" for v, r in results.items())
-    noisy = [v for v, r in results.items() if r["noisy"]]
-    print(
-        f"throughput: trainer/plain ratio min {min(r['ratio'] for r in results.values()):.3f} ({ratios}); "
-        f"extra ms/step median±half-spread ({extras}){'; noisy: ' + ' '.join(noisy) if noisy else ''}; "
-        f"loader {loader:.0f} img/s = {loader / fastest:.0f}x training (the fastest variant)"
-    )
+    timed = {v: r for v, r in results.items() if r["plain"] is not None}
+    summary = "throughput:"
+    if timed:
+        ratios = ", ".join(f"{v} {r['ratio']:.3f}" for v, r in timed.items())
+        extras = ", ".join(f"{v} {r['extra_ms']:.2f}±{r['spread_ms'] / 2:.2f}" for v, r in timed.items())
+        noisy = [v for v, r in timed.items() if r["noisy"]]
+        summary += f" trainer/plain ratio min {min(r['ratio'] for r in timed.values()):.3f} ({ratios});"
+        summary += f" extra ms/step median±half-spread ({extras}){'; noisy: ' + ' '.join(noisy) if noisy else ''};"
+    for p, name in zip(args.precisions[1:], names[1:], strict=True):
+        speedups = ", ".join(f"{v} {r['precision_speedup'][p]:.2f}x" for v, r in results.items())
+        summary += f" {name} over {names[0]} {speedups};"
+    print(f"{summary} loader {loader:.0f} img/s = {loader / fastest:.0f}x training (the fastest variant)")
     for r in results.values():
         del r["cli"]  # the CLIs were only kept for the loader
     return {"variants": results, "loader": loader, "loader_over_training": loader / fastest}
 
 
 def measure(variant: str, args, root: str, parser) -> dict:
-    """Interleaved Trainer and plain runs of one variant: medians, ratio, and whether both reached the same loss."""
+    """Interleaved Trainer, plain and other-precision runs of one variant: medians, ratios, and whether the Trainer
+    and plain arms reached the same weights."""
     steps = args.steps or DEFAULT_STEPS[variant]
     per_epoch = 60000 // args.batch_size
-    if args.warmup + steps > per_epoch:
-        parser.error(f"--warmup + --steps must fit in one epoch ({per_epoch} batches): no epoch end is timed")
     trainer, plain, compiled = [], [], []
+    precisions = {name: [] for name in args.precisions[1:]}
+    same_weights = None  # no plain arm: nothing to compare
     for i in range(max(args.repeats, args.compile_runs)):
         if i < args.compile_runs:  # interleaved with the other arms, so a load change hits all three alike
             compile_arm = ["--trainer.callbacks+=lit_gans.callbacks.CompileNetworks"]
@@ -321,34 +343,49 @@ def measure(variant: str, args, root: str, parser) -> dict:
             print(f"  {variant}: trainer with compiled G and D {compiled[-1]:.0f} img/s", flush=True)
         if i >= args.repeats:
             continue
-        rate, cli, timer = run_trainer(variant, steps, args.warmup, args.batch_size, root)
+        first = [f"--trainer.precision={args.precisions[0]}"]
+        rate, cli, timer = run_trainer(variant, steps, args.warmup, args.batch_size, root, first)
+        if i == 0 and (args.warmup + steps) * cli.model.d_steps > per_epoch:
+            parser.error(f"--warmup + --steps must fit in one epoch ({per_epoch} batches): no epoch end is timed")
         trainer.append(rate)
-        rate, weights_plain = run_plain(cli, steps, args.warmup, timer)
-        plain.append(rate)
-        weights_trainer = checksum(cli.model)  # (training scalars are logged every log_every_n_steps, not each step)
-        print(
-            f"  {variant}: trainer {trainer[-1]:.0f} img/s, plain {plain[-1]:.0f} img/s; "
-            f"final weights' checksum trainer {weights_trainer:.6f}, plain {weights_plain:.6f}",
-            flush=True,
-        )
-    extra = [(1 / t - 1 / p) * args.batch_size * 1e3 for t, p in zip(trainer, plain, strict=True)]  # ms per step
-    extra_ms, spread_ms = statistics.median(extra), max(extra) - min(extra)
-    return {
+        line = f"  {variant}: trainer {trainer[-1]:.0f} img/s"
+        if plain_step_for(cli.model) is not None:
+            rate, weights_plain = run_plain(cli, steps, args.warmup, timer)
+            plain.append(rate)
+            weights_trainer = checksum(cli.model)  # (training scalars are logged every log_every_n_steps)
+            # same initial weights, batches, noise and algorithm: the two arms end with the same weights (to rounding)
+            same_weights = math.isclose(weights_trainer, weights_plain, rel_tol=1e-5, abs_tol=1e-6)
+            line += f", plain {plain[-1]:.0f} img/s; final weights' checksum trainer {weights_trainer:.6f}, plain "
+            line += f"{weights_plain:.6f}"
+        for name, rates in precisions.items():
+            rates.append(
+                run_trainer(variant, steps, args.warmup, args.batch_size, root, [f"--trainer.precision={name}"])[0]
+            )
+            line += f"; trainer {name} {rates[-1]:.0f} img/s"
+        print(line, flush=True)
+    result = {
         "steps": steps,
-        "extra_ms": extra_ms,  # the Trainer's own cost per step: median over the interleaved pairs
-        "spread_ms": spread_ms,
-        "noisy": spread_ms > abs(extra_ms),
-        "extra_runs": extra,
         "compile": statistics.median(compiled) if compiled else None,
         "trainer": statistics.median(trainer),
-        "plain": statistics.median(plain),
-        "ratio": statistics.median(trainer) / statistics.median(plain),
         "trainer_runs": trainer,
+        "plain": statistics.median(plain) if plain else None,
         "plain_runs": plain,
-        # same initial weights, batches, noise and algorithm: the two arms end with the same weights (to rounding)
-        "same_weights": math.isclose(weights_trainer, weights_plain, rel_tol=1e-5, abs_tol=1e-6),
+        "same_weights": same_weights,
+        # each other precision's median img/s and its speed over the first precision's
+        "precisions": {name: statistics.median(rates) for name, rates in precisions.items()},
+        "precision_speedup": {
+            name: statistics.median(rates) / statistics.median(trainer) for name, rates in precisions.items()
+        },
         "cli": cli,
     }
+    if plain:
+        extra = [(1 / t - 1 / p) * args.batch_size * 1e3 for t, p in zip(trainer, plain, strict=True)]  # ms per step
+        result["extra_ms"] = statistics.median(extra)  # the Trainer's own cost per step: median over the pairs
+        result["spread_ms"] = max(extra) - min(extra)
+        result["noisy"] = result["spread_ms"] > abs(result["extra_ms"])
+        result["extra_runs"] = extra
+        result["ratio"] = result["trainer"] / result["plain"]
+    return result
 
 
 if __name__ == "__main__":

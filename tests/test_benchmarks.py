@@ -38,10 +38,27 @@ def test_throughput_times_both_arms_on_the_same_work(tmp_path, monkeypatch, caps
     assert dcgan["noisy"] == (dcgan["spread_ms"] > abs(dcgan["extra_ms"]))
     assert dcgan["compile"] is None
     assert dcgan["same_weights"]  # same start, batches and noise: the plain loop did the Trainer's work
+    assert dcgan["precisions"]["bf16-mixed"] > 0  # the default second precision: a Trainer run in bf16-mixed
+    assert dcgan["precision_speedup"]["bf16-mixed"] == pytest.approx(
+        dcgan["precisions"]["bf16-mixed"] / dcgan["trainer"]
+    )
     assert result["loader"] > 0
     out = capsys.readouterr().out
     assert "torch threads" in out and "throughput: trainer/plain ratio min" in out.splitlines()[-1]
-    assert "extra ms/step median" in out.splitlines()[-1]
+    assert "extra ms/step median" in out.splitlines()[-1] and "bf16 over fp32 dcgan" in out.splitlines()[-1]
+    assert "bf16 img/s" in out and "bf16/fp32" in out
+
+
+def test_throughput_times_variants_without_a_plain_loop_through_the_trainer(tmp_path, monkeypatch, capsys):
+    """cGAN and WGAN-GP have no Lightning-free step: their rows have the Trainer arms and a dash for the plain arm."""
+    monkeypatch.chdir(tmp_path)
+    throughput = load("throughput")
+    args = ["--variants", "wgan_gp", "--steps", "2", "--repeats", "1", "--batch-size", "16", "--warmup", "1"]
+    wgan = throughput.run([*args, "--compile-runs", "0", "--precisions", "32-true"])["variants"]["wgan_gp"]
+    assert wgan["trainer"] > 0 and wgan["plain"] is None and wgan["same_weights"] is None
+    assert wgan["precisions"] == {} and "ratio" not in wgan
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wgan_gp "))
+    assert row.split()[2:7] == [f"{wgan['trainer']:.0f}", "-", "-", "-", "-"]
 
 
 @pytest.mark.slow
@@ -184,3 +201,39 @@ def test_rank_agreement_of_a_statistic_with_the_measure(tmp_path, capsys):
     assert "seeds: x step 2: Spearman(val/code_mi, val/code_accuracy) over 3 seeds = -1.00" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="a rank correlation needs 3 or more"):
         seeds.rank_agreement(rows[:2], "val/code_accuracy", "val/code_mi")
+
+
+def test_time_split_sums_each_job_of_one_validation_period(tmp_path, monkeypatch, capsys):
+    """Training, validation, metrics, pictures, checkpoints and the rest add up to the wall time after start-up."""
+    monkeypatch.chdir(tmp_path)
+    time_split = load("time_split")
+    out = tmp_path / "split.csv"
+    argv = ["--config", "infogan", "--config", "tiny", "--epochs", "1", "--out", str(out)]
+    row = time_split.run([*argv, "--trainer.limit_train_batches=20"])  # tiny validates every 20 steps
+    jobs = [row[f"{job}_s"] for job in time_split.JOBS]
+    assert row["steps"] == 20 and all(seconds >= 0 for seconds in jobs)
+    assert row["training_s"] > 0 and row["metrics_s"] > 0 and row["pictures_s"] > 0 and row["checkpoints_s"] > 0
+    assert sum(jobs) == pytest.approx(row["wall_s"] - row["startup_s"], rel=0.05)  # the window, start-up apart
+    beside = row["validation_s"] + row["metrics_s"] + row["pictures_s"] + row["checkpoints_s"]
+    assert row["non_training_share"] == pytest.approx(beside / sum(jobs), rel=0.05)
+    written = list(csv.DictReader(out.open()))
+    assert [r["config"] for r in written] == ["infogan+tiny"] and float(written[0]["steps"]) == 20
+    assert "time split: infogan+tiny non-training share" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("action", "job"),
+    [
+        ("run_training_batch", "training"),
+        ("[Strategy]SingleDeviceStrategy.training_step", None),  # inside run_training_batch
+        ("[Strategy]SingleDeviceStrategy.validation_step", "validation"),
+        ("[LightningModule]InfoGAN.on_validation_epoch_end", "validation"),  # the variant's own measure
+        ("[Callback]GenerationMetrics.on_validation_epoch_end", "metrics"),
+        ("[Callback]LatentTraversal.on_validation_epoch_end", "pictures"),
+        ("[Callback]GANCheckpoint{'monitor': None}.on_train_batch_end", "checkpoints"),
+        ("save_checkpoint", None),  # inside a checkpoint callback's hook
+        ("[Callback]ProgressBar.on_validation_batch_end", "other"),
+    ],
+)
+def test_time_split_sorts_profiler_actions_into_jobs(action, job):
+    assert load("time_split").job_of(action) == job
