@@ -131,7 +131,7 @@ def batches_per_step(variant: str) -> int:
 # ---- the three arms, and the checks alone -----------------------------------------------------------------------
 
 
-def run_ours(variant: str, steps: int, warmup: int, batch_size: int, images: int, root: str):
+def run_ours(variant: str, steps: int, warmup: int, batch_size: int, images: int, root: str, extra=()):
     """(ms/step, the CLI, its timer) of ``lit_gans.cli.main fit`` on the tiny data."""
     data = {"class_path": f"{TinyData.__module__}.TinyData", "init_args": {"batch_size": batch_size, "images": images}}
     timer = {"class_path": "benchmarks.throughput.StepTimer", "init_args": {"warmup": warmup}}
@@ -150,6 +150,7 @@ def run_ours(variant: str, steps: int, warmup: int, batch_size: int, images: int
                 f"--trainer.default_root_dir={root}",
                 "--trainer.accelerator=cpu",
                 f"--trainer.callbacks+={json.dumps(timer)}",
+                *extra,
             ]
         )
     timer = next(c for c in cli.trainer.callbacks if isinstance(c, throughput.StepTimer))

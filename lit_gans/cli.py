@@ -216,7 +216,10 @@ class GANCLI(ConfigOverCheckpointCLI):
         ):
             added.append(ProgressBar())  # Lightning's default redraws every step: ours on a timer
         self.trainer_defaults["callbacks"] = added  # LightningCLI appends these after the config's and the parser's
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand != "predict":  # Lightning calls every hook of every callback each batch: none idle
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SampleWriter)]
+        return trainer
 
     def _check_ckpt(self) -> None:
         """Turns a missing, truncated or unsafe checkpoint into one clear line before Lightning touches it."""

@@ -12,6 +12,7 @@ import torch
 from conftest import ROOT, run_module
 from PIL import Image
 
+from lit_gans.callbacks import SampleWriter
 from lit_gans.cli import main
 
 
@@ -102,6 +103,13 @@ def test_untrained_on_purpose(tmp_path, monkeypatch):
     cli = main(["predict", "--config=tiny", "--ckpt_path=untrained", "--samples.count=4"])
     assert cli.trainer.state.finished and cli.trainer.ckpt_path is None
     assert torch.load(tmp_path / "samples.pt", weights_only=True)["images"].shape == (4, 1, 28, 28)
+    assert any(isinstance(c, SampleWriter) for c in cli.trainer.callbacks)
+
+
+def test_fit_leaves_out_the_sample_writer_whose_hooks_would_run_every_batch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = main(["fit", "--config=tiny", "--trainer.max_steps=1", "--trainer.limit_val_batches=0"])
+    assert cli.trainer.global_step == 1 and not any(isinstance(c, SampleWriter) for c in cli.trainer.callbacks)
 
 
 @pytest.mark.parametrize("categorical", ["[]", "[10,1]"])
