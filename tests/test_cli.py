@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import ROOT, RUNS, batches_per_step, run_module
+from lightning import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lit_gans.callbacks import GenerationMetrics
@@ -126,6 +127,25 @@ def test_fashion_configs_score_with_the_fashion_evaluator(run_cli):
     assert (
         cli.model.sample_accuracy.dataset == "fashion_mnist" and "val/sample_accuracy" in cli.trainer.callback_metrics
     )
+
+
+class ForwardDtypes(Callback):
+    """Records the dtype of G's output in each training step (hooked on G's forward)."""
+
+    def __init__(self):
+        self.dtypes = []
+
+    def on_train_start(self, trainer, pl_module):
+        pl_module.generator.register_forward_hook(lambda module, args, out: self.dtypes.append(out.dtype))
+
+
+def test_the_bf16_overlay_trains_the_forwards_in_bf16_and_keeps_float32_weights(run_cli):
+    cli = run_cli("fit", "--config=dcgan", "--config=bf16", "--trainer.fast_dev_run=1",
+                  "--trainer.callbacks+=test_cli.ForwardDtypes")  # fmt: skip
+    (seen,) = [c for c in cli.trainer.callbacks if isinstance(c, ForwardDtypes)]
+    assert cli.trainer.precision == "bf16-mixed" and cli.trainer.global_step == 1
+    assert seen.dtypes and set(seen.dtypes) == {torch.bfloat16}  # under autocast
+    assert {p.dtype for p in cli.model.parameters()} == {torch.float32}  # mixed: the weights and Adam stay float32
 
 
 @pytest.mark.parametrize("limit", [1, 2])
