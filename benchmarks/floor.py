@@ -28,18 +28,13 @@ difference is taken per repeat, then the median; "spread" is the max - min of ou
 """
 
 import argparse
-import contextlib
-import datetime
 import importlib
 import json
 import math
-import os
-import platform
 import statistics
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import lightning
 import torch
@@ -50,7 +45,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from benchmarks import throughput
 from lit_gans import nets
 from lit_gans.cli import CONFIGS
-from lit_gans.cli import main as cli_main
 from lit_gans.data import check_one_batch, shuffled_train_batches, to_unit_range
 
 # 4-pixel images for the convolutional networks: 1x1 maps after two stride-2 stages, the MNIST nets' structure (two
@@ -132,31 +126,17 @@ def batches_per_step(variant: str) -> int:
 
 
 def run_ours(variant: str, steps: int, warmup: int, batch_size: int, images: int, root: str, extra=()):
-    """(ms/step, the CLI, its timer) of ``lit_gans.cli.main fit`` on the tiny data."""
+    """(ms/step, the CLI, its timer) of ``lit_gans.cli.main fit`` on the tiny data: throughput.py's Trainer arm
+    (validation, pictures and periodic checkpoints off) with the tiny data and no metric backbone."""
     data = {"class_path": f"{TinyData.__module__}.TinyData", "init_args": {"batch_size": batch_size, "images": images}}
-    timer = {"class_path": "benchmarks.throughput.StepTimer", "init_args": {"warmup": warmup}}
-    # the progress bar writes to stdout (a terminal for users): to a file here, so the table stays readable
-    with open(Path(root) / "progress.txt", "a") as out, contextlib.redirect_stdout(out):
-        cli = cli_main(
-            [
-                "fit",
-                f"--config={variant}",
-                f"--data={json.dumps(data)}",
-                f"--trainer.max_steps={warmup + steps}",
-                "--trainer.limit_val_batches=0",  # validation off: this measures training
-                "--images.every_n_steps=0",  # pictures only after validation, i.e. never here
-                "--checkpoint.every_n_train_steps=0",  # no periodic checkpoint inside the timed window
-                "--metrics.backbone=none",  # no evaluator to build for 4x4 images
-                f"--trainer.default_root_dir={root}",
-                "--trainer.accelerator=cpu",
-                f"--trainer.callbacks+={json.dumps(timer)}",
-                *extra,
-            ]
-        )
-    timer = next(c for c in cli.trainer.callbacks if isinstance(c, throughput.StepTimer))
-    if timer.timed_steps != steps:
-        raise RuntimeError(f"{variant} (ours): timed {timer.timed_steps} steps, expected {steps}")
-    return (timer.end - timer.start) / steps * 1e3, cli, timer
+    tiny = [
+        f"--data={json.dumps(data)}",
+        "--metrics.backbone=none",  # no evaluator to build for 4x4 images
+        "--trainer.accelerator=cpu",
+        *extra,
+    ]
+    rate, cli, timer = throughput.run_trainer(variant, steps, warmup, batch_size, root, tiny)  # images per second
+    return batch_size / rate * 1e3, cli, timer
 
 
 def run_lightning(blueprint, steps: int, warmup: int, start: throughput.StepTimer, root: str):
@@ -222,13 +202,8 @@ def checks_ms(model, batches: int) -> float:
 
 
 def header(args) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    return (
-        f"floor benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}\n"
-        f"platform {platform.platform()}, python {platform.python_version()}, torch {torch.__version__}, "
-        f"lightning {lightning.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-        f"load average {load}\n"
-        f"batch {args.batch_size} of 1x4x4 images, {args.steps} timed steps after {args.warmup} warm-up steps, "
+    return throughput.machine("floor") + (
+        f"\nbatch {args.batch_size} of 1x4x4 images, {args.steps} timed steps after {args.warmup} warm-up steps, "
         f"{args.repeats} repeats per arm, interleaved (ours, lightning, plain)"
     )
 

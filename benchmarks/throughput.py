@@ -248,14 +248,20 @@ def loader_rate(datamodule) -> float:
 # ---- report -----------------------------------------------------------------------------------------------------
 
 
-def header(args) -> str:
+def machine(benchmark: str) -> str:
+    """Two header lines every timing script prints: the benchmark and the time, then the machine, software and load."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return (
-        f"throughput benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}\n"
+        f"{benchmark} benchmark, {datetime.datetime.now().isoformat(timespec='seconds')}\n"
         f"platform {platform.platform()}, python {platform.python_version()}, torch {torch.__version__}, "
         f"lightning {lightning.__version__}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-        f"load average {load}\n"
-        f"batch {args.batch_size}, warm-up {args.warmup} steps skipped, {args.repeats} repeats per arm, interleaved"
+        f"load average {load}"
+    )
+
+
+def header(args) -> str:
+    return machine("throughput") + (
+        f"\nbatch {args.batch_size}, warm-up {args.warmup} steps skipped, {args.repeats} repeats per arm, interleaved"
     )
 
 
