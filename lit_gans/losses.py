@@ -57,6 +57,16 @@ def lsgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fake_logits - 1.0).pow(2).mean()
 
 
+def categorical_information(logits: torch.Tensor) -> torch.Tensor:
+    """H(mean p) - mean H(p) of a k-way head's (B, k) logits on one batch, in nats: what the head's value tells about
+    an image. At most ln k, when every image falls confidently in one value and the values are used evenly; to be
+    maximised, as in regularised information maximisation (RIM, Krause et al. 2010)."""
+    log_p = logits.float().log_softmax(dim=1)
+    p = log_p.exp()
+    mean_p = p.mean(dim=0)
+    return -(mean_p * mean_p.clamp(min=1e-12).log()).sum() + (p * log_p).sum(dim=1).mean()
+
+
 def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """The critic's loss E[C(G(z))] - E[C(x)]: its negative is the critic's estimate of the Wasserstein distance."""
     return fake_scores.mean() - real_scores.mean()

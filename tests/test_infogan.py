@@ -69,8 +69,9 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"noise": "gaussian"}, "model.noise must be 'normal' or 'uniform'"),
         ({"noise_scale": 0.0}, "noise_scale and code_range must be > 0"),
         ({"code_range": -1.0}, "noise_scale and code_range must be > 0"),
-        ({"labelled_per_class": -1}, "labelled_per_class and lambda_label must be >= 0"),
+        ({"labelled_per_class": -1}, "labelled_per_class, lambda_label and lambda_real_info must be >= 0"),
         ({"label_batch_size": 1}, "label_batch_size >= 2"),
+        ({"lambda_real_info": -0.5}, "lambda_real_info must be >= 0"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -158,3 +159,17 @@ def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
     assert {"info/label_ce", "val/code_accuracy", "val/code_accuracy_identity", "val/code_mi"} <= set(metrics)
     assert 0.0 <= float(metrics["val/code_accuracy_identity"]) <= float(metrics["val/code_accuracy"]) <= 1.0
     assert 0.0 <= float(metrics["val/code_mi"]) <= math.log(10) + 1e-6
+
+
+def test_real_info_teaches_q_from_the_real_batch(run_cli):
+    """lambda_real_info > 0 adds Q's information on the real images to D/Q's loss (logged as info/real_info); the
+    same seed without it trains other weights."""
+    args = ["fit", "--config=infogan", "--trainer.max_steps=2", "--trainer.limit_val_batches=0",
+            "--trainer.log_every_n_steps=1"]  # fmt: skip
+    plain = run_cli(*args)
+    real = run_cli(*args, "--model.init_args.lambda_real_info=1.0")
+    metrics = real.trainer.logged_metrics
+    assert "info/real_info" in metrics and "info/real_info" not in plain.trainer.logged_metrics
+    assert 0.0 <= float(metrics["info/real_info"]) <= math.log(10) + 1e-5
+    q_plain, q_real = (dict(cli.model.discriminator.named_parameters()) for cli in (plain, real))
+    assert not torch.equal(q_plain["q.out.weight"], q_real["q.out.weight"])

@@ -70,3 +70,16 @@ def test_gradient_penalty_is_taken_at_the_interpolates():
     for eps, norm in ((0.0, 0.0), (1.0, 4.0), (0.25, 1.0)):  # ||2 x_hat|| = 2 * eps * sqrt(4)
         penalty = losses.gradient_penalty(critic, real, fake, eps=torch.full((2,), eps))
         assert math.isclose(penalty.item(), (norm - 1) ** 2, abs_tol=1e-6)
+
+
+def test_categorical_information_of_confident_even_and_of_one_value_heads():
+    even = torch.eye(10).repeat(3, 1) * 50.0  # 30 images, each confidently in its own value, every value used
+    assert math.isclose(losses.categorical_information(even).item(), math.log(10), rel_tol=1e-4)
+    one = torch.zeros(30, 10)
+    one[:, 3] = 50.0  # every image in value 3: the value says nothing about the image
+    assert abs(losses.categorical_information(one).item()) < 1e-4
+    unsure = torch.zeros(30, 10)  # uniform per image: nothing either
+    assert abs(losses.categorical_information(unsure).item()) < 1e-6
+    logits = torch.randn(30, 10, requires_grad=True)
+    (-losses.categorical_information(logits)).backward()  # maximised as a loss: gradients reach the head
+    assert logits.grad.abs().sum() > 0

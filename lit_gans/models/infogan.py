@@ -43,6 +43,9 @@ class InfoGAN(GANModule):
             teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
         lambda_label: weight of that cross-entropy in D/Q's loss.
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
+        lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
+            categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
+            0: the paper's InfoGAN, where Q learns from fakes only.
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
@@ -66,6 +69,7 @@ class InfoGAN(GANModule):
         labelled_per_class: int = 0,  # 0: the paper's unsupervised InfoGAN; 10: 100 labels (Spurr et al. 2017)
         lambda_label: float = 1.0,  # the same weight as the categorical information term
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
+        lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,8 +86,10 @@ class InfoGAN(GANModule):
             raise LitGansError(f"model.noise must be 'normal' or 'uniform', got {noise!r}")
         if not noise_scale > 0 or not code_range > 0:
             raise LitGansError(f"model.noise_scale and code_range must be > 0, got {noise_scale} and {code_range}")
-        if labelled_per_class < 0 or lambda_label < 0 or label_batch_size < 2:
-            raise LitGansError("model.labelled_per_class and lambda_label must be >= 0, label_batch_size >= 2")
+        if labelled_per_class < 0 or lambda_label < 0 or label_batch_size < 2 or lambda_real_info < 0:
+            raise LitGansError(
+                "model.labelled_per_class, lambda_label and lambda_real_info must be >= 0, label_batch_size >= 2"
+            )
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.input_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
@@ -190,13 +196,16 @@ class InfoGAN(GANModule):
 
         # D and Q: the GAN loss plus the information terms on (detached) fakes
         with self.toggled_optimizer(opt_d):
-            d_real, _ = self.discriminator(real)
+            d_real, h_real = self.discriminator(real)
             d_fake, h_fake = self.discriminator(fake.detach())
             cat_ce, cont_nll = self.info_terms(h_fake, categories, codes)
             loss_d = losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll
             if self.hparams.labelled_per_class:
                 label_ce = self.label_loss()
                 loss_d = loss_d + self.hparams.lambda_label * label_ce
+            if self.hparams.lambda_real_info:  # Q's first code on the real batch: confident per image, values even
+                real_info = losses.categorical_information(self.discriminator.q(h_real)[0][0])
+                loss_d = loss_d - self.hparams.lambda_real_info * real_info
             self.backward_and_step(opt_d, loss_d, "loss/d")
         logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
         # the variational lower bound on I(c; G(z, c)): H(c) - CE; at best ln 10 = 2.30 nats for a 10-way code
@@ -205,6 +214,8 @@ class InfoGAN(GANModule):
         logs["info/cont_nll"] = cont_nll.detach()
         if self.hparams.labelled_per_class:
             logs["info/label_ce"] = label_ce.detach()
+        if self.hparams.lambda_real_info:
+            logs["info/real_info"] = real_info.detach()
 
         # G: fool D and keep the codes recoverable (D and Q frozen here; Q learned above)
         if (batch_idx + 1) % self.d_steps == 0:
