@@ -47,16 +47,6 @@ def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-def lsgan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """LSGAN's D loss (Mao et al. 2017, eq. 2 with the 0-1 coding a=0, b=1): (D(x) - 1)^2 / 2 + D(G(z))^2 / 2."""
-    return 0.5 * (real_logits - 1.0).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
-
-
-def lsgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """LSGAN's G loss (c=1: G wants D to call its fakes real): (D(G(z)) - 1)^2 / 2."""
-    return 0.5 * (fake_logits - 1.0).pow(2).mean()
-
-
 def categorical_information(logits: torch.Tensor) -> torch.Tensor:
     """H(mean p) - mean H(p) of a k-way head's (B, k) logits on one batch, in nats: what the head's value tells about
     an image. At most ln k, when every image falls confidently in one value and the values are used evenly; to be

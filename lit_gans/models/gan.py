@@ -18,13 +18,7 @@ ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (ge
 LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
     "bce": (losses.d_loss, losses.g_loss),  # Goodfellow et al. 2014, with the non-saturating G loss
     "hinge": (losses.hinge_d_loss, losses.hinge_g_loss),  # as in SNGAN (Miyato et al. 2018)
-    "lsgan": (losses.lsgan_d_loss, losses.lsgan_g_loss),  # least squares (Mao et al. 2017)
-}
-# Losses whose D must score real and fake images in one batch. The DCGAN D ends in BatchNorm, LeakyReLU, Linear: on
-# separate real and fake batches BatchNorm centres each batch on its own, so D's mean score is nearly the same for
-# both and LSGAN's targets (1 for real, 0 for fake) cannot be met; D settles near 0.5 everywhere and G collapses to
-# one grey image (docs/results.md, the loss option). One batch shares the statistics, as a classifier's would.
-JOINT_BATCH = {"lsgan"}
+}  # LSGAN's least squares was offered and removed: far behind both on these networks (docs/results.md, the loss option)
 
 
 class GAN(GANModule):
@@ -33,7 +27,7 @@ class GAN(GANModule):
     Args:
         arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (the DCGAN authors' MNIST networks).
         latent_dim: size of the noise z ~ N(0, I).
-        loss: "bce" (the GAN paper's, G non-saturating), "hinge" (SNGAN's) or "lsgan" (least squares).
+        loss: "bce" (the GAN paper's, G non-saturating) or "hinge" (SNGAN's).
         spectral_norm: spectrally normalise every layer of D (Miyato et al. 2018).
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
@@ -42,7 +36,7 @@ class GAN(GANModule):
         self,
         arch: Literal["mlp", "dcgan"] = "dcgan",
         latent_dim: int = 100,  # DCGAN paper: 100-dimensional z
-        loss: Literal["bce", "hinge", "lsgan"] = "bce",
+        loss: Literal["bce", "hinge"] = "bce",
         spectral_norm: bool = False,
         **kwargs,
     ):
@@ -59,19 +53,6 @@ class GAN(GANModule):
     def variant(self) -> str:
         return f"GAN(arch={self.hparams.arch})"
 
-    def score(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """D's outputs on real and fake images: two batches, or one for the losses in ``JOINT_BATCH``."""
-        if self.hparams.loss not in JOINT_BATCH:
-            return self.discriminator(real), self.discriminator(fake)
-        both = self.discriminator(torch.cat([real, fake]))  # (2B,): BatchNorm sees reals and fakes together
-        return both[: real.size(0)], both[real.size(0) :]
-
-    def score_fakes(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """D's outputs on the fakes for G's update, in the company D's update scored them in."""
-        if self.hparams.loss not in JOINT_BATCH:
-            return self.discriminator(fake)
-        return self.discriminator(torch.cat([real, fake]))[real.size(0) :]
-
     def training_step(self, batch, batch_idx):
         real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
         opt_g, opt_d = self.optimizers_counting_g_steps()
@@ -79,17 +60,17 @@ class GAN(GANModule):
 
         # D: maximise log D(x) + log(1 - D(G(z))) (bce), or the chosen loss's D objective
         with self.toggled_optimizer(opt_d):
-            d_real, d_fake = self.score(real, fake.detach())
+            d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
             loss_d = self.d_loss(d_real, d_fake)
             self.backward_and_step(opt_d, loss_d, "loss/d")
-        # D(x), D(G(z)): probabilities under bce; under hinge and lsgan D's raw outputs (targets +-1, and 1 / 0)
+        # D(x), D(G(z)): probabilities under bce; under hinge D's raw outputs (targets +1 / -1)
         readout = torch.sigmoid if self.hparams.loss == "bce" else torch.clone
         logs = {"loss/d": loss_d, "D(x)": readout(d_real.detach()).mean(), "D(G(z))": readout(d_fake.detach()).mean()}
 
         # G: maximise log D(G(z)) (non-saturating) or the chosen loss's G objective, every d_steps batches
         if (batch_idx + 1) % self.d_steps == 0:
             with self.toggled_optimizer(opt_g):
-                loss_g = self.g_loss(self.score_fakes(real, fake))
+                loss_g = self.g_loss(self.discriminator(fake))
                 self.backward_and_step(opt_g, loss_g, "loss/g")
             self.update_ema()
             logs["loss/g"] = loss_g
