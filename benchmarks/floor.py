@@ -28,6 +28,7 @@ difference is taken per repeat, then the median; "spread" is the max - min of ou
 """
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
@@ -47,9 +48,18 @@ from lit_gans import nets
 from lit_gans.cli import CONFIGS
 from lit_gans.data import check_one_batch, shuffled_train_batches, to_unit_range
 
-# 4-pixel images for the convolutional networks: 1x1 maps after two stride-2 stages, the MNIST nets' structure (two
-# stages, the same modules and kernel calls) with next to no arithmetic; lit_gans itself takes 28, 32 and 64 pixels
-nets.SIZES.setdefault(4, 1)
+
+@contextlib.contextmanager
+def four_pixel_networks():
+    """Lets the convolutional networks take 4-pixel images while the benchmark runs: 1x1 maps after two stride-2
+    stages, the MNIST nets' structure (two stages, the same modules and kernel calls) with next to no arithmetic.
+    lit_gans itself takes 28, 32 and 64 pixels, and does again afterwards."""
+    nets.SIZES[4] = 1
+    try:
+        yield
+    finally:
+        del nets.SIZES[4]
+
 
 VARIANTS = ("gan", "dcgan", "infogan", "acgan", "cgan", "wgan_gp")  # config names in configs/
 CHECK_STEPS = 1000  # generator steps of the finiteness checks timed alone: they take microseconds each
@@ -228,7 +238,7 @@ def run(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")  # our own argv, not the CLI's
     print(header(args), flush=True)
 
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, four_pixel_networks():
         results = {variant: measure(variant, args, root) for variant in args.variants}
 
     print(
