@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -38,6 +39,7 @@ import yaml
 from lightning import Callback
 
 from lit_gans.cli import main as cli_main
+from lit_gans.cli import resolve_config_args
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ("training", "validation", "metrics", "pictures", "checkpoints", "other")
@@ -82,9 +84,8 @@ def job_of(action: str) -> str | None:
 def config_value(configs: list[str], key: str, default):
     """``trainer.<key>`` as the configs set it (the last one that sets it wins)."""
     value = default
-    for config in configs:
-        path = Path(config) if Path(config).suffix else ROOT / "configs" / f"{config}.yaml"
-        trainer = (yaml.safe_load(path.read_text()) or {}).get("trainer") or {}
+    for arg in resolve_config_args([f"--config={config}" for config in configs]):  # found as the CLI finds them
+        trainer = (yaml.safe_load(Path(arg.split("=", 1)[1]).read_text()) or {}).get("trainer") or {}
         value = trainer.get(key, value)
     return value
 
@@ -102,7 +103,7 @@ def measure(configs: list[str], epochs: int, root: str, extra: list[str]) -> dic
                 f"--trainer.max_epochs={epochs}",
                 "--trainer.max_steps=-1",  # the epochs decide: one validation period
                 f"--trainer.default_root_dir={root}",
-                f"--trainer.profiler={profiler}".replace("'", '"'),
+                f"--trainer.profiler={json.dumps(profiler)}",
                 f"--trainer.callbacks+={window}",
                 *extra,
             ]
@@ -112,7 +113,7 @@ def measure(configs: list[str], epochs: int, root: str, extra: list[str]) -> dic
     seconds = dict.fromkeys(JOBS, 0.0)
     for action, durations in cli.trainer.profiler.recorded_durations.items():
         job = job_of(action)
-        if job is not None:
+        if job not in (None, "other"):  # other: what is left of the window once every timed job is taken out
             seconds[job] += sum(durations)
     after_start = clock.end - clock.start
     seconds["other"] = after_start - sum(seconds[job] for job in JOBS if job != "other")  # what no action timed too

@@ -51,7 +51,7 @@ def categorical_information(logits: torch.Tensor) -> torch.Tensor:
     """H(mean p) - mean H(p) of a k-way head's (B, k) logits on one batch, in nats: what the head's value tells about
     an image. At most ln k, when every image falls confidently in one value and the values are used evenly; to be
     maximised, as in regularised information maximisation (RIM, Krause et al. 2010)."""
-    log_p = logits.float().log_softmax(dim=1)
+    log_p = logits.log_softmax(dim=1, dtype=torch.promote_types(logits.dtype, torch.float32))  # bf16 logits: float32
     p = log_p.exp()
     mean_p = p.mean(dim=0)
     return -(mean_p * mean_p.clamp(min=1e-12).log()).sum() + (p * log_p).sum(dim=1).mean()

@@ -7,6 +7,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gans.evaluator import WEIGHTS, load_evaluator
+from lit_gans.losses import categorical_information
 
 
 def best_map_accuracy(confusion: torch.Tensor) -> float:
@@ -40,9 +41,7 @@ def code_mutual_information(probs: torch.Tensor) -> float:
     most ln k for a k-way code. A label-free screen for InfoGAN runs whose code merged two classes (one value unused
     or two values shared by the same images lowers both terms' gap).
     """
-    p = probs.double().clamp(min=1e-12)
-    mean_p = p.mean(dim=0)
-    return float(-(mean_p * mean_p.log()).sum() + (p * p.log()).sum(dim=1).mean())
+    return float(categorical_information(probs.double().clamp(min=1e-12).log()))  # log p: logits of p itself
 
 
 class SampleAccuracy(MulticlassAccuracy):
