@@ -265,6 +265,13 @@ class GANCLI(ConfigOverCheckpointCLI):
                 f"the run in {path} is finished: it is at step {step} and --trainer.max_steps is {max_steps}; "
                 f"pass a larger --trainer.max_steps (e.g. {2 * step}) to train on"
             )
+        progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+        max_epochs, epochs = self.trainer.max_epochs, progress.get("processed", 0)
+        if self.subcommand == "fit" and max_epochs is not None and 0 <= max_epochs <= epochs:  # the same, by epochs
+            raise LitGansError(
+                f"the run in {path} is finished: it has trained {epochs} epoch(s) and --trainer.max_epochs is "
+                f"{max_epochs}; pass a larger --trainer.max_epochs (e.g. {2 * epochs}) to train on"
+            )
 
     def _check_log_dir(self) -> None:
         """A folder that cannot be written fails now, in one line, not after the data has loaded."""

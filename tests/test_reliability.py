@@ -349,3 +349,14 @@ def test_a_finished_run_resumed_says_to_raise_max_steps(capsys, tmp_path, traine
     args = ["fit", "--config=tiny", "--trainer.max_steps=4", "--ckpt_path=last", f"--trainer.default_root_dir={root}"]
     fails_with(capsys, args, "is finished: it is at step 4 and --trainer.max_steps is 4; pass a larger")
     assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]  # no empty version_1
+
+
+def test_a_run_finished_by_its_epochs_resumed_says_to_raise_max_epochs(capsys, tmp_path):
+    epochs = ["--trainer.max_steps=-1", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2"]
+    args = ["fit", "--config=tiny", *epochs, "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={tmp_path}"]
+    main([*args, "--trainer.enable_progress_bar=false"])  # one 2-batch epoch: finished by max_epochs, not max_steps
+    fails_with(capsys, [*args, "--ckpt_path=last"], "it has trained 1 epoch(s) and --trainer.max_epochs is 1; pass")
+    assert [p.name for p in (tmp_path / "lightning_logs").iterdir()] == ["version_0"]
+    main([*args, "--trainer.max_epochs=2", "--ckpt_path=last", "--trainer.enable_progress_bar=false"])  # trains on
+    last = torch.load(tmp_path / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 4
