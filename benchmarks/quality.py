@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lit_gans.cli import main as cli_main
@@ -68,6 +69,14 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> str:
     writer.writerows(rows)
     path.write_text(text.getvalue())
     return text.getvalue()
+
+
+def logged_samples(log_dir: Path) -> int | str:
+    """The generated images per validation of a logged run, from the ``config.yaml`` Lightning saved beside it."""
+    config = log_dir / "config.yaml"
+    if not config.is_file():
+        return "?"
+    return ((yaml.safe_load(config.read_text()) or {}).get("metrics") or {}).get("num_eval_samples", "?")
 
 
 def plot(path: Path, columns: list[str], rows: list[dict], title: str) -> None:
@@ -128,18 +137,18 @@ def run(argv: list[str] | None = None) -> dict:
     if not rows:
         raise SystemExit(f"quality: no validation metrics in {log_dir}: was validation turned off?")
 
+    samples = logged_samples(from_logs) if from_logs else args.num_eval_samples
     out.parent.mkdir(parents=True, exist_ok=True)
     csv_path, png_path = out.with_suffix(".csv"), out.with_suffix(".png")
     print(write_csv(csv_path, columns, rows), end="")
-    plot(png_path, columns, rows, f"{name}: {args.num_eval_samples} samples per validation")
+    plot(png_path, columns, rows, f"{name}: {samples} samples per validation")
     last = rows[-1]
     values = " ".join(f"{c.removeprefix('val/')} {last[c]:.4g}" for c in columns if c in last)
     print(f"wrote {csv_path} and {png_path}")
-    print(
-        f"quality: {name} step {last['step']}: {values} ({args.num_eval_samples} samples, validation every "
-        f"{args.every} steps); wall {wall:.0f} s for {args.steps} steps"
-    )
-    return {"columns": columns, "rows": rows, "csv": csv_path, "png": png_path, "wall_s": wall}
+    how = f"read from {from_logs}" if from_logs else f"validation every {args.every} steps"
+    trained = "" if from_logs else f"; wall {wall:.0f} s for {args.steps} steps"
+    print(f"quality: {name} step {last['step']}: {values} ({samples} samples, {how}){trained}")
+    return {"columns": columns, "rows": rows, "csv": csv_path, "png": png_path, "wall_s": wall, "samples": samples}
 
 
 if __name__ == "__main__":

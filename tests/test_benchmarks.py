@@ -105,6 +105,8 @@ def test_quality_writes_one_row_per_validation(tmp_path, monkeypatch, capsys, co
     (version,) = (tmp_path / "runs").rglob("version_*")  # the same run, drawn again from its logs alone
     again = quality.run(["--config", config, "--from-logs", str(version), "--out", str(tmp_path / "again")])
     assert [row["step"] for row in again["rows"]] == [2, 4] and again["rows"][-1]["val/fid"] > 0
+    assert again["samples"] == 100  # the run's own count, from its saved config, not this call's default
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"(100 samples, read from {version})")
     with pytest.raises(SystemExit):  # a folder without an event file is refused, nothing trained
         quality.run(["--from-logs", str(tmp_path), "--out", str(tmp_path / "none")])
 
