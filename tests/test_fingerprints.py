@@ -4,9 +4,10 @@ For each run (a config, or a config with overlays) a few generator steps are tra
 and each network (G, D, G's EMA) is reduced to two numbers: a fixed random projection of its initial weights and of
 what training changed. A refactor that keeps the numerics keeps both; one that changes the initialisation, the noise,
 the data order, a loss or an optimizer moves them far beyond the tolerance. Record anew only for a change that is
-meant to alter training, and say so in the commit:
+meant to alter training, and say so in the commit; name the runs it is meant to alter, so that the others keep
+their records:
 
-    python tests/test_fingerprints.py --record
+    python tests/test_fingerprints.py --record infogan_fewlabel     # no names: every run
 """
 
 import json
@@ -94,12 +95,15 @@ def test_weights_match_the_recorded_fingerprint(run, tmp_path, monkeypatch):
         assert measured[network]["delta"] == pytest.approx(values["delta"], rel=1e-5, abs=1e-8), network
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
+if __name__ == "__main__" and sys.argv[1:2] == ["--record"]:
     import tempfile
 
     sys.path.insert(0, str(ROOT / "tests"))  # test_fingerprints.InitialWeights, by the name the CLI is given
-    records = {}
-    for name in sorted(RUNS):
+    names = sys.argv[2:] or sorted(RUNS)
+    if unknown := sorted(set(names) - set(RUNS)):
+        sys.exit(f"test_fingerprints: no run named {', '.join(unknown)}; the runs are {', '.join(sorted(RUNS))}")
+    records = json.loads(RECORD.read_text()) if sys.argv[2:] else {}  # named runs: the others' records are kept
+    for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             records[name] = fingerprint(RUNS[name], Path(tmp))
             print(name, records[name], flush=True)
