@@ -72,6 +72,8 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"labelled_per_class": -1}, "labelled_per_class, lambda_label and lambda_real_info must be >= 0"),
         ({"label_batch_size": 1}, "label_batch_size >= 2"),
         ({"lambda_real_info": -0.5}, "lambda_real_info must be >= 0"),
+        ({"label_shift": -1}, "label_shift must be in 0..13 pixels"),
+        ({"label_shift": 14}, "label_shift must be in 0..13 pixels"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -139,6 +141,32 @@ def test_few_label_mode_takes_the_asked_labels_and_teaches_q_with_them():
         opt.step()
         values.append(loss.item())
     assert values[0] > 0.8 * math.log(10) and values[-1] < 0.5 * values[0]  # Q learns the 30 labelled images
+
+
+def test_label_shift_moves_each_labelled_image_by_at_most_that_many_pixels():
+    """label_shift 2: every labelled image Q sees is its own picture moved by -2..2 pixels in x and y, background
+    coming in at the border; the labels stay with their images; 0 leaves them as they are."""
+    torch.manual_seed(0)
+    images = torch.randint(1, 256, (100, 28, 28), dtype=torch.uint8)  # no background pixel: a move shows
+    labels = torch.arange(10).repeat(10)
+    datamodule = SimpleNamespace(train_set=TensorDataset(images, labels))
+    still = InfoGAN(labelled_per_class=2, label_batch_size=20)
+    moved = InfoGAN(labelled_per_class=2, label_batch_size=20, label_shift=2)
+    for model in (still, moved):
+        model.trainer = SimpleNamespace(datamodule=datamodule)
+        model.setup("fit")
+    sources = {int(y): [] for y in labels}
+    for image, y in zip(moved.labelled_images, moved.labelled_labels, strict=True):
+        padded = torch.nn.functional.pad(image, (2, 2, 2, 2), value=-1.0)
+        sources[int(y)] += [padded[:, i : i + 28, j : j + 28] for i in range(5) for j in range(5)]
+    shifted, shifted_labels = moved.labelled_batch()
+    assert shifted.shape == (20, 1, 28, 28)
+    assert sorted(shifted_labels.tolist()) == sorted(moved.labelled_labels.tolist())
+    for image, y in zip(shifted, shifted_labels, strict=True):  # one of its own label's 25 moves, exactly
+        assert any(torch.equal(image, candidate) for candidate in sources[int(y)])
+    assert (shifted == -1).any()  # some image did move: background came in
+    plain, plain_labels = still.labelled_batch()
+    assert not (plain == -1).any() and len(plain_labels) == 20
 
 
 def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
+from torchvision.transforms import v2
 
 from lit_gans import losses, nets
 from lit_gans.data import labelled_subset, to_unit_range
@@ -43,6 +44,8 @@ class InfoGAN(GANModule):
             teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
         lambda_label: weight of that cross-entropy in D/Q's loss.
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
+        label_shift: each labelled image is moved by up to this many pixels in x and y (drawn anew each time Q
+            sees it, the border filled with background), so that Q learns digits, not 100 memorised pictures; 0: as is.
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
             categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
             0: the paper's InfoGAN, where Q learns from fakes only.
@@ -69,6 +72,7 @@ class InfoGAN(GANModule):
         labelled_per_class: int = 0,  # 0: the paper's unsupervised InfoGAN; 10: 100 labels (Spurr et al. 2017)
         lambda_label: float = 1.0,  # the same weight as the categorical information term
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
+        label_shift: int = 0,  # 0: the labelled images as they are (Spurr et al.); 2: up to 2 pixels either way
         lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
         **kwargs,
     ):
@@ -90,6 +94,9 @@ class InfoGAN(GANModule):
             raise LitGansError(
                 "model.labelled_per_class, lambda_label and lambda_real_info must be >= 0, label_batch_size >= 2"
             )
+        if not 0 <= label_shift < min(img_shape[1:]) // 2:  # a move of half the image or more leaves no digit
+            most = min(img_shape[1:]) // 2 - 1
+            raise LitGansError(f"model.label_shift must be in 0..{most} pixels, got {label_shift}")
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.input_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
@@ -179,12 +186,21 @@ class InfoGAN(GANModule):
         self.labelled_images = to_unit_range(images[index.to(images.device)]).to(self.labelled_images)
         self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
 
-    def label_loss(self) -> torch.Tensor:
-        """Cross-entropy of Q's first categorical head on ``label_batch_size`` of the labelled real images."""
+    def labelled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``label_batch_size`` of the labelled real images (each moved by up to ``label_shift`` pixels) and labels."""
         pick = torch.randperm(len(self.labelled_labels), device=self.device)[: self.hparams.label_batch_size]
-        _, h = self.discriminator(self.labelled_images[pick])
+        images, shift = self.labelled_images[pick], self.hparams.label_shift
+        if shift:  # a crop of the padded image, per image: background (-1) comes in at the border
+            crop = v2.RandomCrop(images.shape[-2:], padding=shift, fill=-1.0)
+            images = torch.stack([crop(image) for image in images])
+        return images, self.labelled_labels[pick]
+
+    def label_loss(self) -> torch.Tensor:
+        """Cross-entropy of Q's first categorical head on a batch of the labelled real images."""
+        images, labels = self.labelled_batch()
+        _, h = self.discriminator(images)
         cat_logits, _, _ = self.discriminator.q(h)
-        return losses.class_loss(cat_logits[0], self.labelled_labels[pick])
+        return losses.class_loss(cat_logits[0], labels)
 
     def training_step(self, batch, batch_idx):
         real, _ = batch  # labels unused: InfoGAN is unsupervised (the few-label mode has its own labelled images)
