@@ -162,6 +162,10 @@ def test_importing_lit_gans_leaves_ddp_of_other_modules_alone(tmp_path, imported
     script = tmp_path / "train.py"  # Lightning's ddp launcher re-runs this script once per rank
     script.write_text(textwrap.dedent(PLAIN_MODULE))
     result = python(str(script), str(tmp_path), imported, cwd=tmp_path)
+    if result.returncode and "terminate called without an active exception" in result.stderr:
+        # seen once (the no-import case, 2026-11-30): a thread aborts the exiting plain-Lightning child after fit has
+        # finished and saved; not what this test is about, so one fresh try (which must then pass as a whole)
+        result = python(str(script), str(tmp_path), imported, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     assert torch.equal(ranks[0], ranks[1]), (ranks[0] - ranks[1]).abs().max()
