@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchvision.datasets import MNIST, FashionMNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import extract_archive
+from torchvision.transforms import v2
 
 from lit_gans.errors import LitGansError
 
@@ -294,6 +295,15 @@ class MNISTDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         # predict generates: each "batch" is the indices of the samples to draw (index = seed offset)
         return DataLoader(torch.arange(self.hparams.predict_samples), batch_size=self.hparams.val_batch_size)
+
+
+def random_shift(images: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Each image of (B, C, H, W) in [-1, 1] moved by up to ``pixels`` in x and y, drawn per image, background (-1)
+    coming in at the border; ``pixels`` 0 returns the batch as it is."""
+    if not pixels:
+        return images
+    crop = v2.RandomCrop(images.shape[-2:], padding=pixels, fill=-1.0)  # a crop of the padded image
+    return torch.stack([crop(image) for image in images])
 
 
 def to_unit_interval(images: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,14 @@ def categorical_information(logits: torch.Tensor) -> torch.Tensor:
     return -(mean_p * mean_p.clamp(min=1e-12).log()).sum() + (p * log_p).sum(dim=1).mean()
 
 
+def consistency(logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """KL(p_target || p) of two (B, k) heads' logits, in nats, averaged over the batch: 0 when they agree. The caller
+    detaches the target, so that only ``logits`` move toward it (as in the Pi-model and UDA)."""
+    log_p = logits.log_softmax(dim=1, dtype=torch.promote_types(logits.dtype, torch.float32))
+    log_target = target_logits.log_softmax(dim=1, dtype=log_p.dtype)
+    return F.kl_div(log_p, log_target, reduction="batchmean", log_target=True)
+
+
 def wasserstein_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """The critic's loss E[C(G(z))] - E[C(x)]: its negative is the critic's estimate of the Wasserstein distance."""
     return fake_scores.mean() - real_scores.mean()

@@ -72,8 +72,10 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"labelled_per_class": -1}, "labelled_per_class, lambda_label and lambda_real_info must be >= 0"),
         ({"label_batch_size": 1}, "label_batch_size >= 2"),
         ({"lambda_real_info": -0.5}, "lambda_real_info must be >= 0"),
-        ({"label_shift": -1}, "label_shift must be in 0..13 pixels"),
-        ({"label_shift": 14}, "label_shift must be in 0..13 pixels"),
+        ({"shift": -1}, "shift must be in 0..13 pixels"),
+        ({"shift": 14}, "shift must be in 0..13 pixels"),
+        ({"lambda_consistency": 1.0}, "lambda_consistency must be >= 0 and needs shift > 0"),
+        ({"lambda_consistency": -1.0, "shift": 2}, "lambda_consistency must be >= 0"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -143,15 +145,15 @@ def test_few_label_mode_takes_the_asked_labels_and_teaches_q_with_them():
     assert values[0] > 0.8 * math.log(10) and values[-1] < 0.5 * values[0]  # Q learns the 30 labelled images
 
 
-def test_label_shift_moves_each_labelled_image_by_at_most_that_many_pixels():
-    """label_shift 2: every labelled image Q sees is its own picture moved by -2..2 pixels in x and y, background
+def test_shift_moves_each_labelled_image_by_at_most_that_many_pixels():
+    """shift 2: every labelled image Q sees is its own picture moved by -2..2 pixels in x and y, background
     coming in at the border; the labels stay with their images; 0 leaves them as they are."""
     torch.manual_seed(0)
     images = torch.randint(1, 256, (100, 28, 28), dtype=torch.uint8)  # no background pixel: a move shows
     labels = torch.arange(10).repeat(10)
     datamodule = SimpleNamespace(train_set=TensorDataset(images, labels))
     still = InfoGAN(labelled_per_class=2, label_batch_size=20)
-    moved = InfoGAN(labelled_per_class=2, label_batch_size=20, label_shift=2)
+    moved = InfoGAN(labelled_per_class=2, label_batch_size=20, shift=2)
     for model in (still, moved):
         model.trainer = SimpleNamespace(datamodule=datamodule)
         model.setup("fit")
@@ -187,6 +189,20 @@ def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
     assert {"info/label_ce", "val/code_accuracy", "val/code_accuracy_identity", "val/code_mi"} <= set(metrics)
     assert 0.0 <= float(metrics["val/code_accuracy_identity"]) <= float(metrics["val/code_accuracy"]) <= 1.0
     assert 0.0 <= float(metrics["val/code_mi"]) <= math.log(10) + 1e-6
+
+
+def test_consistency_trains_q_on_moved_copies_of_the_real_batch(run_cli):
+    """lambda_consistency > 0 (with shift) adds the KL of Q on moved real images from Q on the images themselves to
+    D/Q's loss (logged as info/consistency); the same seed without it trains other weights."""
+    args = ["fit", "--config=infogan", "--trainer.max_steps=2", "--trainer.limit_val_batches=0",
+            "--trainer.log_every_n_steps=1", "--model.init_args.shift=2"]  # fmt: skip
+    plain = run_cli(*args)
+    consistent = run_cli(*args, "--model.init_args.lambda_consistency=1.0")
+    metrics = consistent.trainer.logged_metrics
+    assert "info/consistency" in metrics and "info/consistency" not in plain.trainer.logged_metrics
+    assert float(metrics["info/consistency"]) >= 0.0
+    q_plain, q_consistent = (dict(cli.model.discriminator.named_parameters()) for cli in (plain, consistent))
+    assert not torch.equal(q_plain["q.out.weight"], q_consistent["q.out.weight"])
 
 
 def test_real_info_teaches_q_from_the_real_batch(run_cli):

@@ -74,3 +74,12 @@ def test_categorical_information_of_confident_even_and_of_one_value_heads():
     logits = torch.randn(30, 10, requires_grad=True)
     (-losses.categorical_information(logits)).backward()  # maximised as a loss: gradients reach the head
     assert logits.grad.abs().sum() > 0
+
+
+def test_consistency_is_zero_for_agreeing_heads_and_the_kl_otherwise():
+    logits = torch.randn(6, 10)
+    assert losses.consistency(logits, logits + 3.0).abs().item() < 1e-6  # a shift of every logit: the same p
+    target = torch.randn(6, 10)
+    p, q = target.softmax(1), logits.softmax(1)
+    kl = (p * (p.log() - q.log())).sum(1).mean()
+    assert math.isclose(losses.consistency(logits, target).item(), kl.item(), rel_tol=1e-5)

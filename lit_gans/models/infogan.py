@@ -16,10 +16,9 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
-from torchvision.transforms import v2
 
 from lit_gans import losses, nets
-from lit_gans.data import labelled_subset, to_unit_range
+from lit_gans.data import labelled_subset, random_shift, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.measures import best_map_accuracy, code_mutual_information, identity_accuracy
 from lit_gans.models.base import GANModule
@@ -44,11 +43,13 @@ class InfoGAN(GANModule):
             teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
         lambda_label: weight of that cross-entropy in D/Q's loss.
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
-        label_shift: each labelled image is moved by up to this many pixels in x and y (drawn anew each time Q
-            sees it, the border filled with background), so that Q learns digits, not 100 memorised pictures; 0: as is.
+        shift: each labelled image is moved by up to this many pixels in x and y (drawn anew each time Q sees it, the
+            border filled with background), so that Q learns digits, not 100 memorised pictures; 0: as they are.
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
             categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
             0: the paper's InfoGAN, where Q learns from fakes only.
+        lambda_consistency: weight of the KL divergence of Q's first categorical head on a moved copy (``shift``) of
+            the real batch from its (fixed) prediction on the batch itself: a digit moved by a pixel stays that digit.
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
@@ -72,8 +73,9 @@ class InfoGAN(GANModule):
         labelled_per_class: int = 0,  # 0: the paper's unsupervised InfoGAN; 10: 100 labels (Spurr et al. 2017)
         lambda_label: float = 1.0,  # the same weight as the categorical information term
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
-        label_shift: int = 0,  # 0: the labelled images as they are (Spurr et al.); 2: up to 2 pixels either way
+        shift: int = 0,  # 0: the labelled images as they are (Spurr et al.); 2: up to 2 pixels either way
         lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
+        lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift > 0
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,9 +96,10 @@ class InfoGAN(GANModule):
             raise LitGansError(
                 "model.labelled_per_class, lambda_label and lambda_real_info must be >= 0, label_batch_size >= 2"
             )
-        if not 0 <= label_shift < min(img_shape[1:]) // 2:  # a move of half the image or more leaves no digit
-            most = min(img_shape[1:]) // 2 - 1
-            raise LitGansError(f"model.label_shift must be in 0..{most} pixels, got {label_shift}")
+        if not 0 <= shift < min(img_shape[1:]) // 2:  # a move of half the image or more leaves no digit
+            raise LitGansError(f"model.shift must be in 0..{min(img_shape[1:]) // 2 - 1} pixels, got {shift}")
+        if lambda_consistency < 0 or (lambda_consistency and not shift):
+            raise LitGansError(f"model.lambda_consistency must be >= 0 and needs shift > 0, got {lambda_consistency}")
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.input_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
@@ -187,13 +190,9 @@ class InfoGAN(GANModule):
         self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
 
     def labelled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``label_batch_size`` of the labelled real images (each moved by up to ``label_shift`` pixels) and labels."""
+        """``label_batch_size`` of the labelled real images (each moved by up to ``shift`` pixels) and labels."""
         pick = torch.randperm(len(self.labelled_labels), device=self.device)[: self.hparams.label_batch_size]
-        images, shift = self.labelled_images[pick], self.hparams.label_shift
-        if shift:  # a crop of the padded image, per image: background (-1) comes in at the border
-            crop = v2.RandomCrop(images.shape[-2:], padding=shift, fill=-1.0)
-            images = torch.stack([crop(image) for image in images])
-        return images, self.labelled_labels[pick]
+        return random_shift(self.labelled_images[pick], self.hparams.shift), self.labelled_labels[pick]
 
     def label_loss(self) -> torch.Tensor:
         """Cross-entropy of Q's first categorical head on a batch of the labelled real images."""
@@ -219,9 +218,15 @@ class InfoGAN(GANModule):
             if self.hparams.labelled_per_class:
                 label_ce = self.label_loss()
                 loss_d = loss_d + self.hparams.lambda_label * label_ce
-            if self.hparams.lambda_real_info:  # Q's first code on the real batch: confident per image, values even
-                real_info = losses.categorical_information(self.discriminator.q(h_real)[0][0])
+            if self.hparams.lambda_real_info or self.hparams.lambda_consistency:  # Q's first code on the real batch
+                q_real = self.discriminator.q(h_real)[0][0]  # (only then: Q's head has BatchNorm statistics to keep)
+            if self.hparams.lambda_real_info:  # confident per image, values even
+                real_info = losses.categorical_information(q_real)
                 loss_d = loss_d - self.hparams.lambda_real_info * real_info
+            if self.hparams.lambda_consistency:  # the same on a moved copy of each image, toward the fixed original
+                _, h_moved = self.discriminator(random_shift(real, self.hparams.shift))
+                consistency = losses.consistency(self.discriminator.q(h_moved)[0][0], q_real.detach())
+                loss_d = loss_d + self.hparams.lambda_consistency * consistency
             self.backward_and_step(opt_d, loss_d, "loss/d")
         logs = {"loss/d": loss_d, "D(x)": d_real.detach().sigmoid().mean(), "D(G(z))": d_fake.detach().sigmoid().mean()}
         # the variational lower bound on I(c; G(z, c)): H(c) - CE; at best ln 10 = 2.30 nats for a 10-way code
@@ -232,6 +237,8 @@ class InfoGAN(GANModule):
             logs["info/label_ce"] = label_ce.detach()
         if self.hparams.lambda_real_info:
             logs["info/real_info"] = real_info.detach()
+        if self.hparams.lambda_consistency:
+            logs["info/consistency"] = consistency.detach()
 
         # G: fool D and keep the codes recoverable (D and Q frozen here; Q learned above)
         if (batch_idx + 1) % self.d_steps == 0:
