@@ -1,0 +1,85 @@
+"""Which classes an InfoGAN run's categorical code keeps apart and which it merges, from a checkpoint.
+
+Run from the repo root: ``python -m benchmarks.merges lightning_logs/version_0/checkpoints/last.ckpt
+[--dataset mnist] [--split test]``. Q's first categorical head reads every image of the split; each class is
+printed with the code value the best one-to-one mapping gives it (InfoGAN's measure, ``val/code_accuracy``), the
+share of the class that lands there and the class's other large code values. A class under ``--merged`` (0.8) of
+its mapped value is named as merged, with the class it shares its values with: the usual InfoGAN failure on MNIST
+is 4 and 9 (or 7 and 9) drawn from one code value, told apart only by a continuous code.
+"""
+
+import argparse
+
+import torch
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from lit_gans.data import DATASETS, default_data_dir, load_split, to_unit_range
+from lit_gans.errors import LitGansError
+from lit_gans.measures import best_map_accuracy
+from lit_gans.models import InfoGAN
+
+
+@torch.no_grad()
+def confusion(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """(classes, code values) counts of Q's most likely first-code value on the images (uint8 [N, 28, 28])."""
+    model.eval()
+    codes = []
+    for start in range(0, len(images), batch):
+        _, h = model.discriminator(to_unit_range(images[start : start + batch]))
+        codes.append(model.discriminator.q(h)[0][0].argmax(dim=1))
+    k = model.hparams.categorical[0]
+    return multiclass_confusion_matrix(torch.cat(codes), labels, num_classes=max(k, int(labels.max()) + 1))[:, :k]
+
+
+def report(counts: torch.Tensor, merged: float = 0.8) -> list[str]:
+    """One line per class (its mapped value, share there, other values holding >= 10% of it), then the merges."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(counts.double().numpy(), maximize=True)
+    mapped = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+    shares = counts.double() / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    lines, weak = [], []
+    for c in range(counts.shape[0]):
+        share = shares[c, mapped[c]].item() if c in mapped else 0.0
+        others = [f"{v} {shares[c, v]:.0%}" for v in shares[c].argsort(descending=True).tolist()
+                  if v != mapped.get(c) and shares[c, v] >= 0.1]  # fmt: skip
+        also = f"; also {', '.join(others)}" if others else ""
+        lines.append(f"class {c}: value {mapped.get(c, '-')} {share:.0%}{also}")
+        if share < merged:
+            weak.append(c)
+    for c in weak:  # the class that takes the most of c's images outside c's own value
+        rest = counts[:, [v for v in range(counts.shape[1]) if shares[c, v] >= 0.1 and v != mapped.get(c)]].sum(dim=1)
+        rest[c] = -1
+        partner = int(rest.argmax()) if rest.numel() and rest.max() > 0 else None
+        lines.append(f"merged: class {c} keeps {shares[c, mapped.get(c, 0)]:.0%} of its images in its value"
+                     + (f", shares its other values with class {partner}" if partner is not None else ""))  # fmt: skip
+    accuracy = best_map_accuracy(counts)
+    lines.append(f"best-mapping accuracy {accuracy:.4f}; {len(weak)} of {counts.shape[0]} classes under {merged:.0%}")
+    return lines
+
+
+def run(argv: list[str] | None = None) -> list[str]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("ckpt", help="an InfoGAN checkpoint (.ckpt)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    parser.add_argument("--data-dir", default=None, help="the folder holding <MNIST|FashionMNIST>/raw")
+    parser.add_argument("--split", choices=["test", "train"], default="test")
+    parser.add_argument("--merged", type=float, default=0.8, help="a class under this share of its value is merged")
+    args = parser.parse_args(argv)
+    folder = DATASETS[args.dataset].__name__
+    try:
+        model = InfoGAN.load_from_checkpoint(args.ckpt, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, RuntimeError, KeyError, TypeError) as err:
+        raise SystemExit(f"merges: {args.ckpt} is not an InfoGAN checkpoint ({type(err).__name__}); pass a .ckpt "
+                         f"that an InfoGAN run wrote under lightning_logs/version_N/checkpoints") from None  # fmt: skip
+    try:
+        images, labels = load_split(args.data_dir or default_data_dir(folder), args.split == "train", folder)
+    except (FileNotFoundError, LitGansError) as err:
+        raise SystemExit(f"merges: {err}; pass --data-dir, the folder holding {folder}/raw") from None
+    lines = report(confusion(model, images, labels), args.merged)
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    run()
