@@ -306,6 +306,15 @@ def random_shift(images: torch.Tensor, pixels: int) -> torch.Tensor:
     return torch.stack([crop(image) for image in images])
 
 
+def random_rotate(images: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Each image of (B, C, H, W) in [-1, 1] turned about its centre by an angle drawn per image from
+    U(-degrees, degrees), bilinear, background (-1) coming in at the corners; ``degrees`` 0 returns the batch as is."""
+    if not degrees:
+        return images
+    turn = v2.RandomRotation(degrees, interpolation=v2.InterpolationMode.BILINEAR, fill=-1.0)
+    return torch.stack([turn(image) for image in images])
+
+
 def to_unit_interval(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> float [0, 1], what torchvision's ``make_grid``/``save_image`` and TensorBoard draw."""
     return images.float().add(1.0).div(2.0).clamp(0.0, 1.0)

@@ -76,6 +76,8 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"shift": 14}, "shift must be in 0..13 pixels"),
         ({"lambda_consistency": 1.0}, "lambda_consistency must be >= 0 and needs shift > 0"),
         ({"lambda_consistency": -1.0, "shift": 2}, "lambda_consistency must be >= 0"),
+        ({"rotate": -1.0}, r"rotate must be in \[0, 90\) degrees"),
+        ({"rotate": 90.0}, r"rotate must be in \[0, 90\) degrees"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -171,6 +173,29 @@ def test_shift_moves_each_labelled_image_by_at_most_that_many_pixels():
     assert not (plain == -1).any() and len(plain_labels) == 20
 
 
+def bar_angles(images: torch.Tensor) -> torch.Tensor:
+    """Each (1, H, W) image's bright pixels' main axis, in degrees from horizontal (second moments about the centre)."""
+    weight = images[:, 0].add(1.0).clamp(min=0)  # background -1 weighs nothing
+    h, w = weight.shape[-2:]
+    y, x = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+    xx, yy, xy = ((weight * a * b).sum(dim=(1, 2)) for a, b in ((x, x), (y, y), (x, y)))
+    return torch.rad2deg(0.5 * torch.atan2(2 * xy, xx - yy))
+
+
+def test_rotate_turns_each_moved_image_by_at_most_that_many_degrees():
+    """rotate 20: each image move() gives is turned about its centre by its own angle in [-20, 20]; 0 turns nothing.
+    The consistency term may then use rotate without shift."""
+    bar = torch.full((64, 1, 28, 28), -1.0)
+    bar[:, :, 13:15, 4:24] = 1.0  # a horizontal bar through the centre: its turn is its axis' angle
+    assert bar_angles(bar).abs().max() < 0.01
+    assert InfoGAN().move(bar) is bar
+    torch.manual_seed(0)
+    angles = bar_angles(InfoGAN(rotate=20.0, lambda_consistency=1.0).move(bar))
+    assert angles.abs().max() <= 21.0  # within the range (a pixel grid's rounding aside)
+    assert angles.abs().max() > 10.0 and angles.min() < 0 < angles.max()  # turned both ways, by different angles
+    assert len(set(angles.round(decimals=2).tolist())) > 32
+
+
 def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):
     cli = run_cli(
         "fit",
@@ -203,6 +228,9 @@ def test_consistency_trains_q_on_moved_copies_of_the_real_batch(run_cli):
     assert float(metrics["info/consistency"]) >= 0.0
     q_plain, q_consistent = (dict(cli.model.discriminator.named_parameters()) for cli in (plain, consistent))
     assert not torch.equal(q_plain["q.out.weight"], q_consistent["q.out.weight"])
+    args[-1] = "--model.init_args.rotate=15"  # turned copies, not moved ones: the term is there all the same
+    turned = run_cli(*args, "--model.init_args.lambda_consistency=1.0").trainer.logged_metrics
+    assert "info/consistency" in turned and float(turned["info/consistency"]) != float(metrics["info/consistency"])
 
 
 def test_real_info_teaches_q_from_the_real_batch(run_cli):

@@ -18,7 +18,7 @@ from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
-from lit_gans.data import labelled_subset, random_shift, to_unit_range
+from lit_gans.data import labelled_subset, random_rotate, random_shift, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.measures import best_map_accuracy, code_mutual_information, identity_accuracy
 from lit_gans.models.base import GANModule
@@ -45,11 +45,13 @@ class InfoGAN(GANModule):
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
         shift: each labelled image is moved by up to this many pixels in x and y (drawn anew each time Q sees it, the
             border filled with background), so that Q learns digits, not 100 memorised pictures; 0: as they are.
+        rotate: each image ``shift`` moves is also turned by up to this many degrees either way (drawn per image), so
+            that what Q learns to ignore includes a digit's slant; 0: not turned.
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
             categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
             0: the paper's InfoGAN, where Q learns from fakes only.
-        lambda_consistency: weight of the KL divergence of Q's first categorical head on a moved copy (``shift``) of
-            the real batch from its (fixed) prediction on the batch itself: a digit moved by a pixel stays that digit.
+        lambda_consistency: weight of the KL divergence of Q's first categorical head on a moved copy (``shift``,
+            ``rotate``) of the real batch from its fixed prediction on the batch itself: a moved digit stays itself.
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
@@ -74,8 +76,9 @@ class InfoGAN(GANModule):
         lambda_label: float = 1.0,  # the same weight as the categorical information term
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
         shift: int = 0,  # 0: the labelled images as they are (Spurr et al.); 2: up to 2 pixels either way
+        rotate: float = 0.0,  # 0: moved images are not turned; 15: by up to 15 degrees either way
         lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
-        lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift > 0
+        lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift or rotate > 0
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -98,8 +101,13 @@ class InfoGAN(GANModule):
             )
         if not 0 <= shift < min(img_shape[1:]) // 2:  # a move of half the image or more leaves no digit
             raise LitGansError(f"model.shift must be in 0..{min(img_shape[1:]) // 2 - 1} pixels, got {shift}")
-        if lambda_consistency < 0 or (lambda_consistency and not shift):
-            raise LitGansError(f"model.lambda_consistency must be >= 0 and needs shift > 0, got {lambda_consistency}")
+        if not 0 <= rotate < 90:  # a quarter turn makes one digit another's likeness (6 and 9)
+            raise LitGansError(f"model.rotate must be in [0, 90) degrees, got {rotate}")
+        if lambda_consistency < 0 or (lambda_consistency and not (shift or rotate)):
+            raise LitGansError(
+                f"model.lambda_consistency must be >= 0 and needs shift > 0 or rotate > 0 (a moved copy to agree "
+                f"with), got {lambda_consistency} with shift {shift} and rotate {rotate}"
+            )
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
         self.input_dim = noise_dim + sum(categorical) + continuous  # G's input: [z, one-hot codes, continuous]
@@ -189,10 +197,14 @@ class InfoGAN(GANModule):
         self.labelled_images = to_unit_range(images[index.to(images.device)]).to(self.labelled_images)
         self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
 
+    def move(self, images: torch.Tensor) -> torch.Tensor:
+        """Each image moved by up to ``shift`` pixels, then turned by up to ``rotate`` degrees (as they are with 0s)."""
+        return random_rotate(random_shift(images, self.hparams.shift), self.hparams.rotate)
+
     def labelled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``label_batch_size`` of the labelled real images (each moved by up to ``shift`` pixels) and labels."""
+        """``label_batch_size`` of the labelled real images (each moved: ``move``) and their labels."""
         pick = torch.randperm(len(self.labelled_labels), device=self.device)[: self.hparams.label_batch_size]
-        return random_shift(self.labelled_images[pick], self.hparams.shift), self.labelled_labels[pick]
+        return self.move(self.labelled_images[pick]), self.labelled_labels[pick]
 
     def label_loss(self) -> torch.Tensor:
         """Cross-entropy of Q's first categorical head on a batch of the labelled real images."""
@@ -224,7 +236,7 @@ class InfoGAN(GANModule):
                 real_info = losses.categorical_information(q_real)
                 loss_d = loss_d - self.hparams.lambda_real_info * real_info
             if self.hparams.lambda_consistency:  # the same on a moved copy of each image, toward the fixed original
-                _, h_moved = self.discriminator(random_shift(real, self.hparams.shift))
+                _, h_moved = self.discriminator(self.move(real))
                 consistency = losses.consistency(self.discriminator.q(h_moved)[0][0], q_real.detach())
                 loss_d = loss_d + self.hparams.lambda_consistency * consistency
             self.backward_and_step(opt_d, loss_d, "loss/d")
