@@ -46,12 +46,12 @@ def report(counts: torch.Tensor, merged: float = 0.8) -> list[str]:
         also = f"; also {', '.join(others)}" if others else ""
         lines.append(f"class {c}: value {mapped.get(c, '-')} {share:.0%}{also}")
         if share < merged:
-            weak.append(c)
-    for c in weak:  # the class that takes the most of c's images outside c's own value
+            weak.append((c, share))
+    for c, share in weak:  # the class that takes the most of c's images outside c's own value
         rest = counts[:, [v for v in range(counts.shape[1]) if shares[c, v] >= 0.1 and v != mapped.get(c)]].sum(dim=1)
         rest[c] = -1
         partner = int(rest.argmax()) if rest.numel() and rest.max() > 0 else None
-        lines.append(f"merged: class {c} keeps {shares[c, mapped.get(c, 0)]:.0%} of its images in its value"
+        lines.append(f"merged: class {c} keeps {share:.0%} of its images in its value"
                      + (f", shares its other values with class {partner}" if partner is not None else ""))  # fmt: skip
     accuracy = best_map_accuracy(counts)
     lines.append(f"best-mapping accuracy {accuracy:.4f}; {len(weak)} of {counts.shape[0]} classes under {merged:.0%}")

@@ -256,7 +256,7 @@ def test_merges_names_the_classes_that_share_code_values():
     assert lines[-1] == "best-mapping accuracy 0.9150; 2 of 10 classes under 80%"  # (800 + 55 + 60) / 1000
 
 
-def test_merges_reads_a_checkpoint_and_refuses_what_is_not_one(run_cli, tmp_path, capsys):
+def test_merges_reads_a_checkpoint_and_refuses_what_is_not_one(run_cli, tmp_path):
     merges = load("merges")
     run_cli("fit", "--config", "infogan", "--trainer.max_steps=2", "--trainer.limit_val_batches=0")
     ckpt = next(tmp_path.rglob("last.ckpt"))

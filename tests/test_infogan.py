@@ -230,7 +230,7 @@ def test_consistency_trains_q_on_moved_copies_of_the_real_batch(run_cli):
     assert not torch.equal(q_plain["q.out.weight"], q_consistent["q.out.weight"])
     args[-1] = "--model.init_args.rotate=15"  # turned copies, not moved ones: the term is there all the same
     turned = run_cli(*args, "--model.init_args.lambda_consistency=1.0").trainer.logged_metrics
-    assert "info/consistency" in turned and float(turned["info/consistency"]) != float(metrics["info/consistency"])
+    assert float(turned["info/consistency"]) > 1e-4  # an unturned copy is the batch itself: its KL would be 0
 
 
 def test_real_info_teaches_q_from_the_real_batch(run_cli):
