@@ -43,8 +43,9 @@ class InfoGAN(GANModule):
             teach Q's first categorical head by cross-entropy, so code k means class k; 0: unsupervised InfoGAN.
         lambda_label: weight of that cross-entropy in D/Q's loss.
         label_batch_size: labelled images per D/Q update (all of them when there are fewer).
-        shift: each labelled image is moved by up to this many pixels in x and y (drawn anew each time Q sees it, the
-            border filled with background), so that Q learns digits, not 100 memorised pictures; 0: as they are.
+        shift: each labelled image, and the consistency term's copy of the real batch, is moved by up to this many
+            pixels in x and y (drawn anew each time Q sees it, the border filled with background), so that Q learns
+            digits, not memorised pictures; 0: as they are.
         rotate: each image ``shift`` moves is also turned by up to this many degrees either way (drawn per image), so
             that what Q learns to ignore includes a digit's slant; 0: not turned.
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
