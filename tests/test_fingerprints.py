@@ -28,6 +28,7 @@ RUNS = {  # run name -> the CLI arguments that select it (kept when configs are 
     "infogan_fewlabel": ["--config=infogan", "--config=infogan_fewlabel"],
     "infogan_sharp": ["--config=infogan", "--config=infogan_sharp"],
     "infogan_consistency": ["--config=infogan", "--config=infogan_consistency"],
+    "infogan_rotate": ["--config=infogan", "--config=infogan_rotate"],
     "acgan": ["--config=acgan"],
     "cgan": ["--config=cgan"],
     "wgan_gp": ["--config=wgan_gp"],
