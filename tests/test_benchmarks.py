@@ -266,7 +266,7 @@ def test_merges_reads_a_checkpoint_and_refuses_what_is_not_one(run_cli, tmp_path
     assert lines[-1].startswith("best-mapping accuracy ")
     with pytest.raises(SystemExit, match="is not an InfoGAN checkpoint"):
         merges.run([str(tmp_path / "missing.ckpt")])
-    gz_only = tmp_path / "gz" / "MNIST" / "raw"  # a folder as ../shared/data holds it: the four .gz files only
+    gz_only = tmp_path / "gz" / "MNIST" / "raw"  # as ../shared/data holds it: .gz files only (here the test split's)
     gz_only.mkdir(parents=True)
     for gz in sorted((ROOT / "data" / "MNIST" / "raw").glob("t10k-*.gz")):
         shutil.copy(gz, gz_only)
