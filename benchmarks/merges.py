@@ -13,7 +13,7 @@ import argparse
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from lit_gans.data import DATASETS, default_data_dir, extract_shipped, load_split, to_unit_range
+from lit_gans.data import DATASETS, default_data_dir, load_split, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.measures import best_map_accuracy
 from lit_gans.models import InfoGAN
@@ -74,7 +74,6 @@ def run(argv: list[str] | None = None) -> list[str]:
                          f"that an InfoGAN run wrote under lightning_logs/version_N/checkpoints") from None  # fmt: skip
     try:
         data_dir = args.data_dir or default_data_dir(folder)
-        extract_shipped(data_dir, folder)  # the idx files from their .gz where only those are there, as fit does
         images, labels = load_split(data_dir, args.split == "train", folder)
     except (FileNotFoundError, LitGansError) as err:
         raise SystemExit(f"merges: {err}; pass --data-dir, the folder holding {folder}/raw") from None

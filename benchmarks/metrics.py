@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from lit_gans.data import DATASETS, SHIPPED, extract_shipped, load_split, to_unit_range
+from lit_gans.data import DATASETS, SHIPPED, load_split, to_unit_range
 from lit_gans.metrics import GenerativeMetrics
 
 BATCH = 500  # the validation batch size of MNISTDataModule
@@ -27,7 +27,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", choices=list(DATASETS), default="mnist", help="whose images and evaluator")
     dataset = parser.parse_args(argv).dataset
     folder = DATASETS[dataset].__name__
-    extract_shipped(SHIPPED, folder)
     test = to_unit_range(load_split(SHIPPED, train=False, dataset=folder)[0])
     train = to_unit_range(load_split(SHIPPED, train=True, dataset=folder)[0][:10000])
     metrics = GenerativeMetrics(dataset=dataset)

@@ -111,7 +111,9 @@ def check_one_batch(datamodule: L.LightningDataModule, train_images: int) -> Non
 
 
 def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tuple[torch.Tensor, torch.Tensor]:
-    """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's size and shape."""
+    """Reads one split as (uint8 images [N, 28, 28], int64 labels [N]), checking every file's size and shape; an idx
+    file that is there only as its ``.gz`` (as ../shared/data ships them) is extracted first."""
+    extract_shipped(data_dir, dataset)
     raw = raw_folder(data_dir, dataset)
     prefix = "train" if train else "t10k"
     tensors = []

@@ -80,6 +80,13 @@ def _copy_raw(tmp_path):
     return raw
 
 
+def test_load_split_reads_a_folder_of_gz_files_alone(tmp_path):
+    raw = _copy_raw(tmp_path)  # only the .gz files, as ../shared/data holds them: no caller has to extract first
+    images, labels = load_split(tmp_path, train=False)
+    assert images.shape == (10000, 28, 28) and labels[:5].tolist() == [7, 2, 1, 0, 4]  # the published first labels
+    assert (raw / "t10k-images-idx3-ubyte").is_file()
+
+
 def _cut(path, size):
     path.write_bytes(path.read_bytes()[:size])
 
