@@ -74,10 +74,12 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"lambda_real_info": -0.5}, "lambda_real_info must be >= 0"),
         ({"shift": -1}, "shift must be in 0..13 pixels"),
         ({"shift": 14}, "shift must be in 0..13 pixels"),
-        ({"lambda_consistency": 1.0}, "lambda_consistency must be >= 0 and needs shift > 0"),
+        ({"lambda_consistency": 1.0}, "lambda_consistency must be >= 0 and needs shift, rotate or shear > 0"),
         ({"lambda_consistency": -1.0, "shift": 2}, "lambda_consistency must be >= 0"),
         ({"rotate": -1.0}, r"rotate must be in \[0, 90\) degrees"),
         ({"rotate": 90.0}, r"rotate must be in \[0, 90\) degrees"),
+        ({"shear": -5.0}, r"shear must be in \[0, 45\) degrees"),
+        ({"shear": 45.0}, r"shear must be in \[0, 45\) degrees"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -194,6 +196,25 @@ def test_rotate_turns_each_moved_image_by_at_most_that_many_degrees():
     assert angles.abs().max() <= 21.0  # within the range (a pixel grid's rounding aside)
     assert angles.abs().max() > 10.0 and angles.min() < 0 < angles.max()  # turned both ways, by different angles
     assert len(set(angles.round(decimals=2).tolist())) > 32
+
+
+def test_shear_leans_vertical_strokes_and_keeps_horizontal_ones():
+    """shear 20: a vertical bar leans by its own angle in [-20, 20] per image, both ways; a horizontal bar stays
+    horizontal (where a turn would tilt it as much); 0 shears nothing. The consistency term may use shear alone."""
+    vertical = torch.full((64, 1, 28, 28), -1.0)
+    vertical[:, :, 4:24, 13:15] = 1.0
+    horizontal = vertical.transpose(-1, -2).contiguous()
+    assert InfoGAN().move(vertical) is vertical
+    model = InfoGAN(shear=20.0, lambda_consistency=1.0)
+    torch.manual_seed(0)
+    lean = 90.0 - bar_angles(model.move(vertical)).abs()  # from vertical, whichever way
+    assert lean.max() <= 21.0 and lean.max() > 10.0  # within the range (the pixel grid aside), and some lean far
+    assert len(set(lean.round(decimals=2).tolist())) > 32  # an angle per image
+    signed = bar_angles(model.move(vertical))
+    assert (signed > 0).any() and (signed < 0).any()  # leaning both ways
+    assert bar_angles(model.move(horizontal)).abs().max() < 1.0
+    blank = torch.full((8, 1, 28, 28), -1.0)
+    assert torch.equal(model.move(blank), blank)  # background comes in as background, no grey border
 
 
 def test_few_label_fit_on_a_holdout_logs_the_identity_measure(run_cli):

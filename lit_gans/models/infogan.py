@@ -18,7 +18,7 @@ from torchmetrics import CatMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from lit_gans import losses, nets
-from lit_gans.data import labelled_subset, random_rotate, random_shift, to_unit_range
+from lit_gans.data import labelled_subset, random_rotate, random_shear, random_shift, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.measures import best_map_accuracy, code_mutual_information, identity_accuracy
 from lit_gans.models.base import GANModule
@@ -48,11 +48,14 @@ class InfoGAN(GANModule):
             digits, not memorised pictures; 0: as they are.
         rotate: each image ``shift`` moves is also turned by up to this many degrees either way (drawn per image), so
             that what Q learns to ignore includes a digit's slant; 0: not turned.
+        shear: each image ``shift`` moves is also sheared along x by up to this many degrees either way (drawn per
+            image): its vertical strokes lean as handwriting's slant does, the horizontal ones stay; 0: not sheared.
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
             categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
             0: the paper's InfoGAN, where Q learns from fakes only.
         lambda_consistency: weight of the KL divergence of Q's first categorical head on a moved copy (``shift``,
-            ``rotate``) of the real batch from its fixed prediction on the batch itself: a moved digit stays itself.
+            ``rotate``, ``shear``) of the real batch from its fixed prediction on the batch itself: a moved digit stays
+            itself.
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``.
     """
 
@@ -78,8 +81,9 @@ class InfoGAN(GANModule):
         label_batch_size: int = 64,  # half a batch of 128 next to the fakes: a small cost per step
         shift: int = 0,  # 0: the labelled images as they are (Spurr et al.); 2: up to 2 pixels either way
         rotate: float = 0.0,  # 0: moved images are not turned; 15: by up to 15 degrees either way
+        shear: float = 0.0,  # 0: moved images are not sheared; 20: their vertical strokes lean by up to 20 degrees
         lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
-        lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift or rotate > 0
+        lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift, rotate or shear
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,10 +108,12 @@ class InfoGAN(GANModule):
             raise LitGansError(f"model.shift must be in 0..{min(img_shape[1:]) // 2 - 1} pixels, got {shift}")
         if not 0 <= rotate < 90:  # a quarter turn makes one digit another's likeness (6 and 9)
             raise LitGansError(f"model.rotate must be in [0, 90) degrees, got {rotate}")
-        if lambda_consistency < 0 or (lambda_consistency and not (shift or rotate)):
+        if not 0 <= shear < 45:  # at 45 degrees a stroke lies along its neighbour's row
+            raise LitGansError(f"model.shear must be in [0, 45) degrees, got {shear}")
+        if lambda_consistency < 0 or (lambda_consistency and not (shift or rotate or shear)):
             raise LitGansError(
-                f"model.lambda_consistency must be >= 0 and needs shift > 0 or rotate > 0 (a moved copy to agree "
-                f"with), got {lambda_consistency} with shift {shift} and rotate {rotate}"
+                f"model.lambda_consistency must be >= 0 and needs shift, rotate or shear > 0 (a moved copy to agree "
+                f"with), got {lambda_consistency} with shift {shift}, rotate {rotate} and shear {shear}"
             )
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
@@ -199,8 +205,10 @@ class InfoGAN(GANModule):
         self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
 
     def move(self, images: torch.Tensor) -> torch.Tensor:
-        """Each image moved by up to ``shift`` pixels, then turned by up to ``rotate`` degrees (as they are with 0s)."""
-        return random_rotate(random_shift(images, self.hparams.shift), self.hparams.rotate)
+        """Each image moved by up to ``shift`` pixels, turned by up to ``rotate`` degrees, then sheared by up to
+        ``shear`` degrees (as they are with 0s: a 0 draws no random numbers, so runs without it train as before)."""
+        turned = random_rotate(random_shift(images, self.hparams.shift), self.hparams.rotate)
+        return random_shear(turned, self.hparams.shear)
 
     def labelled_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``label_batch_size`` of the labelled real images (each moved: ``move``) and their labels."""
