@@ -5,7 +5,8 @@ Run from the repo root: ``python -m benchmarks.merges lightning_logs/version_0/c
 printed with the code value the best one-to-one mapping gives it (InfoGAN's measure, ``val/code_accuracy``), the
 share of the class that lands there and the class's other large code values. A class under ``--merged`` (0.8) of
 its mapped value is named as merged, with the class it shares its values with: the usual InfoGAN failure on MNIST
-is 4 and 9 (or 7 and 9) drawn from one code value, told apart only by a continuous code.
+is 4 and 9 (or 7 and 9) drawn from one code value, told apart only by a continuous code. For each merged class, the
+mean slant of its images in each of its values follows: what G splits the class by, where it does not split by class.
 """
 
 import argparse
@@ -20,15 +21,42 @@ from lit_gans.models import InfoGAN
 
 
 @torch.no_grad()
-def confusion(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """(classes, code values) counts of Q's most likely first-code value on the images (uint8 [N, 28, 28])."""
+def read_codes(model: InfoGAN, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """Q's most likely first-code value for each image (uint8 [N, 28, 28])."""
     model.eval()
     codes = []
     for start in range(0, len(images), batch):
         _, h = model.discriminator(to_unit_range(images[start : start + batch]))
         codes.append(model.discriminator.q(h)[0][0].argmax(dim=1))
-    k = model.hparams.categorical[0]
-    return multiclass_confusion_matrix(torch.cat(codes), labels, num_classes=max(k, int(labels.max()) + 1))[:, :k]
+    return torch.cat(codes)
+
+
+def confusion(codes: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
+    """(classes, code values) counts of the images' code values (of ``k``) by their labels."""
+    return multiclass_confusion_matrix(codes, labels, num_classes=max(k, int(labels.max()) + 1))[:, :k]
+
+
+def slant(images: torch.Tensor) -> torch.Tensor:
+    """Each image's slant (uint8 [N, H, W]): how many pixels its ink moves right per row up (the regression of x on
+    y, weighted by ink), so > 0 leans right as italic writing does; 0.36 is a 20-degree lean."""
+    ink = images.float()
+    y, x = torch.meshgrid(*(torch.arange(n, dtype=torch.float32) for n in ink.shape[-2:]), indexing="ij")
+    total = ink.sum(dim=(1, 2)).clamp(min=1e-6)
+    dx = x - (ink * x).sum(dim=(1, 2))[:, None, None] / total[:, None, None]
+    dy = y - (ink * y).sum(dim=(1, 2))[:, None, None] / total[:, None, None]
+    return -(ink * dx * dy).sum(dim=(1, 2)) / (ink * dy * dy).sum(dim=(1, 2)).clamp(min=1e-6)
+
+
+def slant_lines(images: torch.Tensor, labels: torch.Tensor, codes: torch.Tensor, classes: list[int]) -> list[str]:
+    """For each class given, the mean slant of its images in each code value holding >= 10% of them."""
+    lines = []
+    for c in classes:
+        mine = labels == c
+        values = [v for v in codes[mine].unique().tolist() if (codes[mine] == v).sum() >= 0.1 * mine.sum()]
+        parts = [f"value {v} {slant(images[mine & (codes == v)]).mean():+.2f} ({int((mine & (codes == v)).sum())})"
+                 for v in values]  # fmt: skip
+        lines.append(f"slant of class {c}: {', '.join(parts)}; all of class {c}: {slant(images[mine]).mean():+.2f}")
+    return lines
 
 
 def report(counts: torch.Tensor, merged: float = 0.8) -> list[str]:
@@ -77,7 +105,10 @@ def run(argv: list[str] | None = None) -> list[str]:
         images, labels = load_split(data_dir, args.split == "train", folder)
     except (FileNotFoundError, LitGansError) as err:
         raise SystemExit(f"merges: {err}; pass --data-dir, the folder holding {folder}/raw") from None
-    lines = report(confusion(model, images, labels), args.merged)
+    codes = read_codes(model, images)
+    lines = report(confusion(codes, labels, model.hparams.categorical[0]), args.merged)
+    merged = [int(line.split()[2]) for line in lines if line.startswith("merged: class ")]
+    lines += slant_lines(images, labels, codes, merged)
     print("\n".join(lines))
     return lines
 
