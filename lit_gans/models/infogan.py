@@ -53,6 +53,10 @@ class InfoGAN(GANModule):
         lambda_real_info: weight of Q's information on the real batch (``losses.categorical_information`` of its first
             categorical head, maximised in D/Q's update), so that unlabelled real images teach Q as well as fakes;
             0: the paper's InfoGAN, where Q learns from fakes only.
+        move_fakes: in Q's update, the categorical information term reads a moved copy (``shift``, ``rotate``,
+            ``shear``) of each fake, so Q learns to read the code only by what moving does not change (a digit, not its
+            slant), and G, still scored by Q on its fakes as drawn, can make its code values readable only by that;
+            the continuous codes are read from the fakes as drawn. One more D pass per step; False: the paper's.
         lambda_consistency: weight of the KL divergence of Q's first categorical head on a moved copy (``shift``,
             ``rotate``, ``shear``) of the real batch from its fixed prediction on the batch itself: a moved digit stays
             itself.
@@ -84,6 +88,7 @@ class InfoGAN(GANModule):
         shear: float = 0.0,  # 0: moved images are not sheared; 20: their vertical strokes lean by up to 20 degrees
         lambda_real_info: float = 0.0,  # 0: Q sees fakes only (the paper); > 0: also real images, label-free
         lambda_consistency: float = 0.0,  # 0: no moved copies of the real batch; > 0 needs shift, rotate or shear
+        move_fakes: bool = False,  # False: Q reads the code from the fakes as drawn (the paper)
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -114,6 +119,10 @@ class InfoGAN(GANModule):
             raise LitGansError(
                 f"model.lambda_consistency must be >= 0 and needs shift, rotate or shear > 0 (a moved copy to agree "
                 f"with), got {lambda_consistency} with shift {shift}, rotate {rotate} and shear {shear}"
+            )
+        if move_fakes and not (shift or rotate or shear):
+            raise LitGansError(
+                "model.move_fakes needs shift, rotate or shear > 0 (the fakes' copies are moved by them)"
             )
         if labelled_per_class and categorical[0] != num_classes:  # code k is taught to mean class k
             raise LitGansError(f"model.labelled_per_class: the first categorical code's size must be {num_classes}")
@@ -184,6 +193,11 @@ class InfoGAN(GANModule):
         cont_nll = losses.gaussian_nll(mean, codes, log_std) if self.hparams.continuous else torch.zeros_like(cat_ce)
         return cat_ce, cont_nll
 
+    def moved_cat_ce(self, fake: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
+        """The categorical CE of Q on a moved copy of the (detached) fakes, for Q's update (``move_fakes``)."""
+        _, h = self.discriminator(self.move(fake))
+        return sum(losses.class_loss(logits, categories[:, i]) for i, logits in enumerate(self.discriminator.q(h)[0]))
+
     # ---- the few-label mode: a few labelled real images teach Q's first categorical head ----------------------
 
     def setup(self, stage: str) -> None:
@@ -235,6 +249,8 @@ class InfoGAN(GANModule):
             d_real, h_real = self.discriminator(real)
             d_fake, h_fake = self.discriminator(fake.detach())
             cat_ce, cont_nll = self.info_terms(h_fake, categories, codes)
+            if self.hparams.move_fakes:  # the code read from a moved copy instead
+                cat_ce = self.moved_cat_ce(fake.detach(), categories)
             loss_d = losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll
             if self.hparams.labelled_per_class:
                 label_ce = self.label_loss()
