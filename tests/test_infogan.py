@@ -80,6 +80,7 @@ def test_info_loss_is_finite_and_decreases_on_a_fixed_batch():
         ({"rotate": 90.0}, r"rotate must be in \[0, 90\) degrees"),
         ({"shear": -5.0}, r"shear must be in \[0, 45\) degrees"),
         ({"shear": 45.0}, r"shear must be in \[0, 45\) degrees"),
+        ({"move_fakes": True}, "move_fakes needs shift, rotate or shear > 0"),
         ({"labelled_per_class": 10, "categorical": [12]}, "the first categorical code.s size must be 10"),
     ],
 )
@@ -252,6 +253,17 @@ def test_consistency_trains_q_on_moved_copies_of_the_real_batch(run_cli):
     args[-1] = "--model.init_args.rotate=15"  # turned copies, not moved ones: the term is there all the same
     turned = run_cli(*args, "--model.init_args.lambda_consistency=1.0").trainer.logged_metrics
     assert float(turned["info/consistency"]) > 1e-4  # an unturned copy is the batch itself: its KL would be 0
+
+
+def test_move_fakes_has_q_read_the_code_from_moved_fakes(run_cli):
+    """move_fakes: Q's categorical term reads sheared copies of the fakes, so Q learns other weights from the same
+    seed (shear alone, without it or the consistency term, changes nothing: the paper's run)."""
+    args = ["fit", "--config=infogan", "--trainer.max_steps=2", "--trainer.limit_val_batches=0",
+            "--trainer.log_every_n_steps=1", "--model.init_args.shear=20"]  # fmt: skip
+    plain, moved = run_cli(*args), run_cli(*args, "--model.init_args.move_fakes=true")
+    q_plain, q_moved = (dict(cli.model.discriminator.named_parameters()) for cli in (plain, moved))
+    assert not torch.equal(q_plain["q.out.weight"], q_moved["q.out.weight"])
+    assert float(moved.trainer.logged_metrics["info/cat_ce"]) > 0.0
 
 
 def test_real_info_teaches_q_from_the_real_batch(run_cli):
