@@ -59,8 +59,9 @@ def slant_lines(images: torch.Tensor, labels: torch.Tensor, codes: torch.Tensor,
     return lines
 
 
-def report(counts: torch.Tensor, merged: float = 0.8) -> list[str]:
-    """One line per class (its mapped value, share there, other values holding >= 10% of it), then the merges."""
+def report(counts: torch.Tensor, merged: float = 0.8, about_merged=None) -> list[str]:
+    """One line per class (its mapped value, share there, other values holding >= 10% of it), then the merges, then
+    what ``about_merged`` (a function of the merged classes' list, returning lines) says of them."""
     from scipy.optimize import linear_sum_assignment
 
     rows, cols = linear_sum_assignment(counts.double().numpy(), maximize=True)
@@ -83,7 +84,7 @@ def report(counts: torch.Tensor, merged: float = 0.8) -> list[str]:
                      + (f", shares its other values with class {partner}" if partner is not None else ""))  # fmt: skip
     accuracy = best_map_accuracy(counts)
     lines.append(f"best-mapping accuracy {accuracy:.4f}; {len(weak)} of {counts.shape[0]} classes under {merged:.0%}")
-    return lines
+    return lines + (about_merged([c for c, _ in weak]) if about_merged else [])
 
 
 def run(argv: list[str] | None = None) -> list[str]:
@@ -106,9 +107,8 @@ def run(argv: list[str] | None = None) -> list[str]:
     except (FileNotFoundError, LitGansError) as err:
         raise SystemExit(f"merges: {err}; pass --data-dir, the folder holding {folder}/raw") from None
     codes = read_codes(model, images)
-    lines = report(confusion(codes, labels, model.hparams.categorical[0]), args.merged)
-    merged = [int(line.split()[2]) for line in lines if line.startswith("merged: class ")]
-    lines += slant_lines(images, labels, codes, merged)
+    counts = confusion(codes, labels, model.hparams.categorical[0])
+    lines = report(counts, args.merged, lambda merged: slant_lines(images, labels, codes, merged))
     print("\n".join(lines))
     return lines
 
