@@ -1,8 +1,10 @@
 """The one entry point: ``python -m lit_gans {fit,validate,test,predict,explore} --config configs/<variant>.yaml``."""
 
+import errno
 import re
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import lightning as L
@@ -10,10 +12,11 @@ import torch
 import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from lit_gans import explore, models
 from lit_gans.callbacks import (
+    AtomicCheckpointIO,
     GANCheckpoint,
     GenerationMetrics,
     InterruptCheckpoint,
@@ -33,8 +36,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's confi
 UNTRAINED = "untrained"  # --ckpt_path untrained: validate/test/predict the random initial weights, on purpose
 
 
-def unknown_option(lines: list[str]) -> str | None:
-    """ "Option 'x' is not accepted", wherever jsonargparse nests it -> the option, the class and the full key."""
+def unknown_option(lines: list[str], config_files: list[str] = ()) -> str | None:
+    """ "Option 'x' is not accepted", wherever jsonargparse nests it -> the option, the class, the full key and, when
+    the option came from a config file rather than the command line, the file."""
     for i, line in enumerate(lines):
         found = re.search(r"Option '([^']+)' is not accepted", line)
         if not found:
@@ -44,14 +48,44 @@ def unknown_option(lines: list[str]) -> str | None:
         owner = named[-1] if named else "the class"
         keys = re.findall(r'Parser key "([^"]+)"', " ".join(lines[:i]))
         nested = re.findall(r"NestedArg\(key='([^']+)'", " ".join(lines))
-        key = ".init_args.".join([*keys[:1], nested[-1]]) if keys and nested else found[1]
+        key = ".init_args.".join([*keys[:1], nested[-1] if nested else found[1]]) if keys else found[1]
         if owner == "torch.optim.Optimizer":  # an optimizer left at the variant's paper Adam: no class to take options
             name = key.split(".init_args.")[-2] if ".init_args." in key else key
             return (
                 f"--{key}: {name} is the paper's Adam until a class is given; name it first, e.g. "
                 f"--model.init_args.{name.split('.')[-1]} torch.optim.Adam --{key} ..."
             )
-        return f"{owner} does not accept the option '{found[1]}' (--{key}); remove it or fix its spelling"
+        where = f"--{key}"
+        if not nested:  # not from the command line: name the config file that sets it
+            files = [f for f in config_files if re.search(rf"^\s*{re.escape(found[1])}\s*:", read_text(f), re.M)]
+            where = f"{key} in {files[-1]}" if files else where
+        return f"{owner} does not accept the option '{found[1]}' ({where}); remove it or fix its spelling"
+    return None
+
+
+def read_text(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+SEED_RANGE = "an integer from 0 to 4294967295 (numpy's range), or true for a random one"
+
+
+def bad_value(lines: list[str]) -> str | None:
+    """Values jsonargparse reports by their types: the seed (an int or bool), a choice among several literal lists."""
+    key = re.match(r'Parser key "([^"]+)":', lines[0])
+    if not key:
+        return None
+    given = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Given value:")), "?")
+    if key[1] == "seed_everything":
+        return f"--seed_everything must be {SEED_RANGE}, got {given}"
+    literals = [re.match(r"- Expected a typing\.Literal\[(.+)\]$", line) for line in lines]
+    accepted = [value.strip() for match in literals if match for value in match[1].split(",")]
+    if len([match for match in literals if match]) > 1:  # a union of literal lists (trainer.precision): all of them
+        unique = ", ".join(dict.fromkeys(value.strip("'\"") for value in accepted))
+        return f"--{key[1]} {given} is not accepted; the choices are {unique}"
     return None
 
 
@@ -77,10 +111,10 @@ def not_a_class(lines: list[str]) -> str | None:
     return message
 
 
-def condense(message: str) -> str:
+def condense(message: str, config_files: list[str] = ()) -> str:
     """jsonargparse's many-line parse errors -> the one line that says what is wrong."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if unknown := unknown_option(lines) or not_a_class(lines):
+    if unknown := unknown_option(lines, config_files) or not_a_class(lines) or bad_value(lines):
         return unknown
     for i, line in enumerate(lines):
         if line.startswith("- Problem with given class_path"):
@@ -102,10 +136,12 @@ def condense(message: str) -> str:
 class OneLineParser(LightningArgumentParser):
     """Parse errors as one line on stderr and exit code 2, instead of the usage text and a nested report."""
 
+    config_files: list[str] = []  # the --config files of this command line (``main`` sets them): errors name them
+
     def error(self, message: str, ex: Exception | None = None):
         if not self.exit_on_error:
             return super().error(message, ex)  # jsonargparse's inner parsers raise; the outer one reports
-        print(f"lit_gans: error: {condense(message)} (see --help)", file=sys.stderr)
+        print(f"lit_gans: error: {condense(message, self.config_files)} (see --help)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -194,8 +230,26 @@ class GANCLI(ConfigOverCheckpointCLI):
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        super().parse_arguments(parser, args)
+        config = self.config.get(self.config.get("subcommand")) or self.config
+        seed = config.get("seed_everything")
+        if not isinstance(seed, bool) and seed is not None and not 0 <= seed < 2**32:  # numpy's range
+            print(f"lit_gans: error: --seed_everything must be {SEED_RANGE}, got {seed}", file=sys.stderr)
+            raise SystemExit(2)
+
     def instantiate_trainer(self, **kwargs):
         config = (self.config_init[self.subcommand] if self.subcommand else self.config_init).trainer
+        accelerator = str(config.get("accelerator"))
+        if accelerator in ("gpu", "cuda") and not torch.cuda.is_available() and not torch.backends.mps.is_available():
+            build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+            raise LitGansError(
+                f"--trainer.accelerator {accelerator}: no GPU is visible to torch here (torch {torch.__version__}, "
+                f"{build}); use --trainer.accelerator cpu (or auto), or check the driver (nvidia-smi) and "
+                f"CUDA_VISIBLE_DEVICES"
+            )
+        if self.subcommand == "predict":  # predict logs nothing: no lightning_logs/version_N for each call
+            kwargs.setdefault("logger", False)
         on_cpu = config.get("accelerator") == "cpu" or not torch.cuda.is_available()
         precision = str(config.get("precision"))
         if precision in ("16-mixed", "16") and on_cpu:  # Lightning would switch to bf16 itself
@@ -219,6 +273,9 @@ class GANCLI(ConfigOverCheckpointCLI):
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand != "predict":  # Lightning calls every hook of every callback each batch: none idle
             trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SampleWriter)]
+        else:  # without a log folder it would write config.yaml into the working folder
+            trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, SaveConfigCallback)]
+        trainer.strategy.checkpoint_io = AtomicCheckpointIO()  # last.ckpt is whole or absent, never half written
         return trainer
 
     def _check_ckpt(self) -> None:
@@ -246,6 +303,7 @@ class GANCLI(ConfigOverCheckpointCLI):
                 f"{path} is not a checkpoint (not a file written by torch.save); pass the path of a .ckpt file "
                 f"that a lit_gans run wrote under lightning_logs/version_N/checkpoints"
             )
+        check_crcs(path)
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:
@@ -292,7 +350,10 @@ class GANCLI(ConfigOverCheckpointCLI):
 
     def before_instantiate_classes(self) -> None:
         """validate, test and predict score or draw from trained weights: without a checkpoint they would silently
-        use the random initial ones. Refused here, before anything is built or written."""
+        use the random initial ones; a fit without a budget or with a budget of nothing would train for days or not
+        at all. Refused here, before anything is built or written."""
+        if self.subcommand == "fit":
+            check_budget(self.config.fit.trainer)
         if (
             self.subcommand in ("validate", "test", "predict", "explore")
             and self.config[self.subcommand].ckpt_path is None
@@ -321,6 +382,48 @@ class GANCLI(ConfigOverCheckpointCLI):
 
     def before_explore(self) -> None:
         self._require_ckpt()  # the same checks and one-line errors as predict
+
+
+def check_crcs(path: Path) -> None:
+    """torch.load reads a checkpoint's zip records without checking their CRC-32s, so bytes overwritten inside a
+    tensor load as wrong weights without a word; zipfile checks every record (about 0.1 s per 100 MB)."""
+    if not zipfile.is_zipfile(path):
+        return  # the legacy pickle format carries no checksums; torch.load reports what it can
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        damaged = f"({err})"
+    if damaged:
+        raise LitGansError(
+            f"checkpoint {path} is damaged (record {damaged} fails its checksum): its bytes changed after it was "
+            f"written; use another checkpoint, e.g. an earlier one in the same folder"
+        )
+
+
+def check_budget(trainer) -> None:
+    """A fit must train something, and not Lightning's default 1,000 epochs by accident (no --config, no budget)."""
+    if trainer.get("fast_dev_run"):
+        return
+    max_steps, max_epochs = trainer.get("max_steps", -1), trainer.get("max_epochs")
+    for name, value in (("max_steps", max_steps), ("max_epochs", max_epochs)):
+        if value == 0:
+            raise LitGansError(
+                f"--trainer.{name} 0 trains nothing; pass a positive number (a variant's config sets its paper's "
+                f"budget), or score a checkpoint with: python -m lit_gans validate --ckpt_path ..."
+            )
+    limit = trainer.get("limit_train_batches")
+    if limit is not None and limit == 0:
+        raise LitGansError(
+            f"--trainer.limit_train_batches {limit} trains nothing; pass a positive number of batches (or a "
+            f"fraction of an epoch), or score a checkpoint with: python -m lit_gans validate --ckpt_path ..."
+        )
+    if max_steps in (None, -1) and max_epochs is None:  # an explicit max_epochs -1 is endless on purpose
+        configs = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml") if "class_path" in read_text(str(p))))
+        raise LitGansError(
+            "fit has no budget: no --config sets one, so it would train for Lightning's default 1,000 epochs "
+            f"(days on a CPU); pass a variant's config ({configs}), or --trainer.max_steps N"
+        )
 
 
 def find_last_checkpoint(root: Path, subcommand: str = "fit") -> Path:
@@ -361,6 +464,33 @@ def resolve_config_args(args: list[str]) -> list[str]:
     return out
 
 
+def config_paths(args: list[str]) -> list[str]:
+    """The files given with ``--config``/``-c``, in order."""
+    paths = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("--config", "-c")]
+    return paths + [arg.split("=", 1)[1] for arg in args if arg.startswith("--config=")]
+
+
+def read_config(path: str) -> dict:
+    """A config file as a mapping; a file that is not YAML, or whose top level is not a mapping, is one clear line."""
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise LitGansError(f"config {path} cannot be read ({err.strerror or err}); pass a readable YAML file") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise LitGansError(
+            f"config {path} is not valid YAML{where} ({problem}); fix it (configs/dcgan.yaml shows the form)"
+        ) from err
+    if config is not None and not isinstance(config, dict):
+        raise LitGansError(
+            f"config {path} holds a {type(config).__name__}, not options: a config is a mapping of sections "
+            f"(trainer:, model:, data:, ...), as configs/dcgan.yaml"
+        )
+    return config or {}
+
+
 def check_overlay_order(args: list[str]) -> None:
     """An overlay with model options (infogan_fewlabel.yaml) given before any config or option that names the
     variant would be laid over the default DCGAN, which refuses its options in jsonargparse's words: say it plainly."""
@@ -372,7 +502,7 @@ def check_overlay_order(args: list[str]) -> None:
         path = arg.split("=", 1)[1] if arg.startswith("--config=") else path
         if path is None or not Path(path).is_file():
             continue
-        model = (yaml.safe_load(Path(path).read_text()) or {}).get("model") or {}
+        model = read_config(path).get("model") or {}
         if not isinstance(model, dict):
             continue
         if "class_path" in model:
@@ -391,6 +521,7 @@ def main(args: list[str] | None = None) -> GANCLI:
             sys.argv[1:] = resolve_config_args(sys.argv[1:])
         else:
             args = resolve_config_args(args)
+        OneLineParser.config_files = config_paths(sys.argv[1:] if args is None else args)
         return GANCLI(
             model_class=GANModule,
             datamodule_class=L.LightningDataModule,
@@ -405,6 +536,12 @@ def main(args: list[str] | None = None) -> GANCLI:
     except Exception as err:
         cause = err
         while cause is not None and not isinstance(cause, (LitGansError, MisconfigurationException)):
+            if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+                cause = LitGansError(
+                    f"no space left on the disk writing {cause.filename or 'logs or a checkpoint'} ({cause.strerror}); "
+                    f"free some space and resume with --ckpt_path last: the last complete checkpoint is intact"
+                )
+                break
             cause = cause.__cause__ or cause.__context__  # jsonargparse wraps errors raised in constructors
         if cause is None:
             raise  # a bug, not a user error: keep the traceback

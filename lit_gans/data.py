@@ -2,6 +2,7 @@
 in data/; ``ImageFolderDataModule`` trains on any folder of images."""
 
 import os
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -97,6 +98,7 @@ def check_one_batch(datamodule: L.LightningDataModule, train_images: int) -> Non
     trainer = datamodule.trainer
     world, batch = (trainer.world_size if trainer else 1), datamodule.hparams.batch_size
     if train_images // world >= batch:
+        check_val_interval(trainer, train_images // world // batch)
         return
     if world == 1:
         raise LitGansError(
@@ -108,6 +110,22 @@ def check_one_batch(datamodule: L.LightningDataModule, train_images: int) -> Non
         f"batch of {batch} (an incomplete batch is dropped), so nothing would train; lower --data.batch_size to at "
         f"most {train_images // world}, or train on fewer devices"
     )
+
+
+def check_val_interval(trainer, batches: int) -> None:
+    """A ``val_check_interval`` of more batches than an epoch has (tiny.yaml's 20 on a folder of 80 images) would stop
+    Lightning with a traceback; say it in one line, with the two ways out."""
+    interval = trainer.val_check_interval if trainer else None
+    if not isinstance(interval, int) or trainer.check_val_every_n_epoch is None or trainer.fast_dev_run:
+        return  # a fraction of an epoch, or counted across epochs: always reachable
+    limit = trainer.limit_train_batches
+    batches = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    if interval > batches:
+        raise LitGansError(
+            f"--trainer.val_check_interval {interval} is more than the {batches} training batches of an epoch here; "
+            f"lower it to at most {batches}, or pass --trainer.check_val_every_n_epoch null to count batches "
+            f"across epochs"
+        )
 
 
 def load_split(data_dir: str | Path, train: bool, dataset: str = "MNIST") -> tuple[torch.Tensor, torch.Tensor]:
@@ -249,16 +267,20 @@ class MNISTDataModule(L.LightningDataModule):
         if extract_shipped(self.data_dir, self.folder):
             return
         raw = raw_folder(self.data_dir, self.folder)
+        self._refuse_misplaced_files()
         expected = ", ".join(f"{name}.gz" for name in FILES)
         if self.hparams.download and self.hparams.data_dir is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)  # the per-user cache is ours to create
         if self.hparams.download and self.data_dir.is_dir():
+            created = next((d for d in (raw.parent, raw) if not d.exists()), None)  # torchvision makes <folder>/raw
             try:  # users with internet and their own data_dir
                 DATASETS[self.dataset](self.data_dir, train=True, download=True)
                 DATASETS[self.dataset](self.data_dir, train=False, download=True)
                 return
             except Exception as err:
                 reason = f"download failed ({type(err).__name__})"
+                if created is not None:  # leave the user's folder as it was: no empty MNIST/raw behind
+                    shutil.rmtree(created, ignore_errors=True)
         else:
             reason = "the folder does not exist" if not self.data_dir.is_dir() else "download is off"
         if self.hparams.data_dir is None and raw.parents[1] != SHIPPED:
@@ -267,6 +289,24 @@ class MNISTDataModule(L.LightningDataModule):
             f"{self.folder} not found in {raw} and {reason}: put {expected} there "
             f"or pass --data.data_dir pointing to a folder that holds {self.folder}/raw"
         )
+
+    def _refuse_misplaced_files(self) -> None:
+        """``--data.data_dir`` pointing at the idx files' own folder (``MNIST/raw``) or at ``MNIST``: say which folder
+        to pass, instead of looking in (and downloading into) ``raw/MNIST/raw``."""
+        here = self.data_dir.resolve()
+        for folder, top in ((here, here.parent), (here / "raw", here)):  # files in data_dir, or in data_dir/raw
+            if not any((folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in FILES):
+                continue
+            wanted = raw_folder(top.parent, self.folder)  # where they would be found with --data.data_dir top.parent
+            fix = (
+                f"pass --data.data_dir {top.parent}"
+                if wanted == folder
+                else f"move them to {raw_folder(top, self.folder)} and pass --data.data_dir {top}"
+            )
+            raise LitGansError(
+                f"{folder} holds the {self.folder} files themselves, but lit_gans reads them from "
+                f"<data.data_dir>/{self.folder}/raw; {fix}"
+            )
 
     def setup(self, stage: str) -> None:
         if not extract_shipped(self.data_dir, self.folder):

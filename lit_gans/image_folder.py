@@ -62,6 +62,11 @@ class ImageFiles:
 
 def find_images(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
     """(image path, class index) pairs and the class names: one class per sub-folder, or none for a flat folder."""
+    if root.is_file():
+        raise LitGansError(
+            f"--data.root {root} is a file, not a folder; pass the folder that holds the images (one sub-folder "
+            f"per class, or the images directly in it)"
+        )
     if not root.is_dir():
         raise LitGansError(
             f"image folder {root} does not exist; pass --data.root pointing to a folder of images "

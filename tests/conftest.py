@@ -1,3 +1,4 @@
+import errno
 import importlib
 import os
 import signal
@@ -116,3 +117,10 @@ class RecordLaunch(Callback):
         strategy = trainer.strategy
         line = f"{type(strategy).__module__}.{type(strategy).__name__} {type(strategy.cluster_environment).__name__}"
         (Path(self.folder) / f"rank{trainer.global_rank}.txt").write_text(line)
+
+
+class DiskFullAt(AtStep):
+    """Raises the OSError a full disk gives at the start of ``step`` (a log or picture write that fails)."""
+
+    def act(self, pl_module) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "lightning_logs/version_0/events.out.tfevents")

@@ -1,5 +1,6 @@
 """Every row of the README's failure-mode table, plus kill-and-resume, SIGTERM and divergence."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -360,3 +361,166 @@ def test_a_run_finished_by_its_epochs_resumed_says_to_raise_max_epochs(capsys, t
     main([*args, "--trainer.max_epochs=2", "--ckpt_path=last", "--trainer.enable_progress_bar=false"])  # trains on
     last = torch.load(tmp_path / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 4
+
+
+# ---- round three: crashes, runs that would train nothing, silent corruption ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--seed_everything=-1"], "--seed_everything must be an integer from 0 to 4294967295"),
+        (["--seed_everything=abc"], "--seed_everything must be an integer from 0 to 4294967295"),
+        (["--seed_everything=4294967296"], "got 4294967296"),
+        (["--trainer.precision=8"], "--trainer.precision 8 is not accepted; the choices are 64, 32, 16,"),
+        (["--trainer.max_steps=0"], "--trainer.max_steps 0 trains nothing"),
+        (["--trainer.max_steps=-1", "--trainer.max_epochs=0"], "--trainer.max_epochs 0 trains nothing"),
+        (["--trainer.limit_train_batches=0"], "--trainer.limit_train_batches 0 trains nothing"),
+        (["--trainer.limit_train_batches=0.0"], "--trainer.limit_train_batches 0.0 trains nothing"),
+    ],
+)
+def test_bad_trainer_values_stop_before_anything_is_written(capsys, tmp_path, monkeypatch, extra, match):
+    monkeypatch.chdir(tmp_path)
+    line = fails_with(capsys, ["fit", "--config=tiny", *extra], match)
+    if "precision" in match:
+        assert "bf16-mixed" in line and "16-true" in line  # every accepted value, not the first list of three
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_without_a_config_or_budget_is_refused_rather_than_training_for_days(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = fails_with(capsys, ["fit"], "fit has no budget")
+    assert "infogan" in line and "--trainer.max_steps" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the hint is for machines without a GPU")
+def test_gpu_accelerator_on_a_cpu_only_machine_says_so(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fails_with(capsys, ["fit", "--config=tiny", "--trainer.accelerator=gpu"], "no GPU is visible to torch here")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("trainer: [\n  a: b", "is not valid YAML at line 2"),
+        ("- a\n- b\n", "holds a list, not options"),
+        ("hello\n", "holds a str, not options"),
+    ],
+)
+def test_a_config_that_is_not_a_mapping_of_options_is_named(capsys, tmp_path, text, match):
+    config = tmp_path / "mine.yaml"
+    config.write_text(text)
+    line = fails_with(capsys, ["fit", f"--config={config}"], match)
+    assert str(config) in line
+
+
+def test_a_typo_in_a_config_file_names_the_file_and_the_full_key(capsys, tmp_path):
+    config = tmp_path / "mine.yaml"
+    config.write_text("model:\n  class_path: lit_gans.models.InfoGAN\n  init_args:\n    noise_dmi: 3\n")
+    line = fails_with(capsys, ["fit", f"--config={config}"], "does not accept the option 'noise_dmi'")
+    assert f"model.init_args.noise_dmi in {config}" in line and "--noise_dmi" not in line
+
+
+def test_tiny_overlay_trains_on_a_small_image_folder_and_a_too_long_interval_is_one_line(capsys, tmp_path):
+    root = tmp_path / "few" / "a"
+    root.mkdir(parents=True)
+    for i in range(80):  # 72 training images at batch 32: 2 batches an epoch, fewer than tiny's 20
+        Image.new("RGB", (32, 32), (3 * i, 0, 0)).save(root / f"{i}.png")
+    root = root.parent
+    folder = ["--data=ImageFolderDataModule", f"--data.root={root}", "--metrics.backbone=none"]
+    base = ["fit", "--config=dcgan", "--config=tiny", *folder, f"--trainer.default_root_dir={tmp_path / 'logs'}",
+            "--trainer.enable_progress_bar=false", "--trainer.max_steps=4",
+            "--trainer.val_check_interval=4"]  # fmt: skip
+    cli = main(base)
+    assert cli.trainer.global_step == 4  # two epochs of 2 batches, validated at batch 4 across them
+    fails_with(capsys, [*base, "--trainer.check_val_every_n_epoch=1"], "--trainer.val_check_interval 4 is more than")
+
+
+def test_data_root_that_is_a_file_says_so(capsys, tmp_path):
+    file = tmp_path / "photo.jpg"
+    file.write_bytes(b"x")
+    args = ["fit", "--config=dcgan", "--data=ImageFolderDataModule", f"--data.root={file}"]
+    fails_with(capsys, [*args, f"--trainer.default_root_dir={tmp_path}"], f"--data.root {file} is a file, not a folder")
+
+
+@pytest.mark.parametrize("where", ["raw", "dataset"])
+def test_data_dir_pointing_inside_the_dataset_names_the_folder_to_pass(capsys, tmp_path, where):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes((ROOT / "data/MNIST/raw/t10k-labels-idx1-ubyte.gz").read_bytes())
+    given = raw if where == "raw" else raw.parent
+    args = ["fit", "--config=tiny", f"--data.data_dir={given}", f"--trainer.default_root_dir={tmp_path / 'logs'}"]
+    expected = (
+        "the MNIST files themselves, but lit_gans reads them from <data.data_dir>/MNIST/raw; pass --data.data_dir"
+    )
+    assert fails_with(capsys, args, expected).endswith(f"--data.data_dir {tmp_path}")
+    assert [p.name for p in (tmp_path / "MNIST").rglob("*")] == ["raw", "t10k-labels-idx1-ubyte.gz"]  # untouched
+
+
+def test_data_dir_without_mnist_is_left_as_it_was_when_the_download_fails(capsys, tmp_path, monkeypatch):
+    import torchvision.datasets.mnist
+
+    def offline(*args, **kwargs):
+        raise torchvision.datasets.mnist.URLError("no network")
+
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", offline)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["fit", "--config=tiny", f"--data.data_dir={empty}", f"--trainer.default_root_dir={tmp_path / 'logs'}"]
+    fails_with(capsys, args, "download failed")
+    assert list(empty.iterdir()) == []  # torchvision's MNIST/raw, made for the download, is gone again
+
+
+def test_bytes_overwritten_inside_a_checkpoint_fail_its_checksum(capsys, tmp_path, trained):
+    data = bytearray(trained.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = bytes(range(256)) * 16  # same size, 4 KB changed inside a tensor's record
+    damaged = tmp_path / "damaged.ckpt"
+    damaged.write_bytes(bytes(data))
+    args = ["predict", "--config=tiny", f"--ckpt_path={damaged}", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "is damaged (record")
+    assert not (tmp_path / "samples.pt").exists()
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(capsys, tmp_path, trained):
+    checkpoint = torch.load(trained, weights_only=True)
+    checkpoint["state_dict"]["generator.fc.0.weight"][0, 0] = float("nan")
+    poisoned = tmp_path / "nan.ckpt"
+    torch.save(checkpoint, poisoned)  # valid checksums: the bytes are what was written
+    args = ["predict", "--config=tiny", f"--ckpt_path={poisoned}", f"--trainer.default_root_dir={tmp_path}"]
+    fails_with(capsys, args, "the checkpoint's generator.fc.0.weight holds NaN or Inf values")
+
+
+def test_predict_leaves_no_log_folder(tmp_path, monkeypatch, trained):
+    monkeypatch.chdir(tmp_path)
+    main(["predict", "--config=tiny", f"--ckpt_path={trained}", "--samples.count=4"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.png", "samples.pt"]
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    from lit_gans.callbacks import AtomicCheckpointIO
+
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1, "w": torch.ones(1000)}, path)
+
+    def disk_full(obj, file):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        io.save_checkpoint({"step": 2, "w": torch.zeros(1000)}, path)
+    assert torch.load(path, weights_only=True)["step"] == 1  # the old checkpoint, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial file left beside it
+
+
+def test_a_full_disk_mid_run_is_one_line_and_the_last_checkpoint_stays_whole(capsys, tmp_path):
+    args = ["fit", "--config=tiny", "--trainer.max_steps=10", "--trainer.limit_val_batches=0",
+            "--checkpoint.every_n_train_steps=2", "--trainer.callbacks+=conftest.DiskFullAt",
+            "--trainer.callbacks.step=5", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    fails_with(capsys, args, "no space left on the disk writing lightning_logs/version_0/events.out.tfevents")
+    checkpoints = tmp_path / "lightning_logs/version_0/checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 4
+    assert not [p for p in checkpoints.iterdir() if p.name.startswith(".")]  # no partial file left behind

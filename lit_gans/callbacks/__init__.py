@@ -4,7 +4,7 @@ predict writer, a timed progress bar and ``torch.compile``. Every one is importa
 
 from lightning import Callback
 
-from lit_gans.callbacks.checkpoints import GANCheckpoint, InterruptCheckpoint
+from lit_gans.callbacks.checkpoints import AtomicCheckpointIO, GANCheckpoint, InterruptCheckpoint
 from lit_gans.callbacks.compile import CompileNetworks
 from lit_gans.callbacks.ema import EMACopies
 from lit_gans.callbacks.generation_metrics import GenerationMetrics
@@ -14,6 +14,7 @@ from lit_gans.callbacks.run_end import NoDebris, ValidateLastStep
 from lit_gans.callbacks.samples import SampleWriter
 
 __all__ = [
+    "AtomicCheckpointIO",
     "ClassGrid",
     "CompileNetworks",
     "EMACopies",

@@ -1,9 +1,12 @@
-"""When checkpoints are written: every N steps and every epoch end, and on Ctrl-C or SIGTERM."""
+"""When checkpoints are written (every N steps, every epoch end, on Ctrl-C or SIGTERM), and how: whole or not at all."""
 
+import os
 from pathlib import Path
 
+import torch
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lit_gans.lightning_private import save_last_unless_saved
@@ -32,3 +35,27 @@ class InterruptCheckpoint(Callback):
         checkpoint = trainer.checkpoint_callback
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and checkpoint and checkpoint.dirpath:
             trainer.save_checkpoint(Path(checkpoint.dirpath) / "last.ckpt")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes a checkpoint to a hidden ``.NAME.partial`` beside it, flushes it to the disk, then renames it over
+    ``NAME``: a full disk or a killed process leaves the previous checkpoint whole, and no ``last.ckpt`` is ever a
+    partly written file. (Lightning's own writer goes through a temporary file in the system's temp folder and then
+    a copy, which a full disk can cut short.) Remote paths (``s3://``) keep Lightning's writer.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if "://" in str(path) or storage_options is not None:
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with partial.open("wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, path)  # atomic on one filesystem: readers see the old file or the new one
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise

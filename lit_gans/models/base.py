@@ -331,6 +331,12 @@ class GANModule(LightningModule):
                     f"the checkpoint's {saved} does not match the config's networks ({key}: checkpoint "
                     f"{theirs_shape}, config {ours_shape}); pass the --model.* options it was trained with"
                 )
+        broken = [key for key, value in theirs.items() if value.is_floating_point() and not value.isfinite().all()]
+        if broken:  # a diverged run never saves (raise_if_diverged): damaged bytes, or weights edited by hand
+            raise LitGansError(
+                f"the checkpoint's {broken[0]} holds NaN or Inf values ({len(broken)} tensor(s) in all), which "
+                f"would draw blank or NaN images; use an earlier checkpoint of the run"
+            )
         set_rng_state(checkpoint.get("rng", {}))
 
 
