@@ -43,18 +43,20 @@ def file_stats(paths: list[str], root: Path) -> list[tuple[str, int, int]]:
     return stats
 
 
-def gigabytes(size: int) -> str:
-    return f"{size / 1e9:.2f} GB"
+def size_text(size: int) -> str:
+    return f"{size / 1e9:.2f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
 class Progress:
     """A line on stderr, rewritten on a terminal about once a second (a new line every 15 s in a log), saying how
     many images are done and how fast; rank zero only."""
 
+    on_terminal, in_log = 1.0, 15.0  # seconds between lines
+
     def __init__(self, name: str, total: int):
         self.name, self.total, self.done = name, total, 0
         self.tty = sys.stderr.isatty()
-        self.every = 1.0 if self.tty else 15.0
+        self.every = self.on_terminal if self.tty else self.in_log
         self.start = self.shown = time.perf_counter()
         self.quiet = rank_zero_only.rank != 0
 
@@ -76,7 +78,7 @@ class Progress:
             rate = self.done / max(seconds, 1e-9)
             print(
                 f"{chr(13) if self.tty else ''}lit_gans: decoded {self.done:,} images of {self.name} in {seconds:.1f} "
-                f"s ({rate:,.0f}/s) into {where} ({gigabytes(size)}); later runs read them there",
+                f"s ({rate:,.0f}/s) into {where} ({size_text(size)}); later runs read them there",
                 file=sys.stderr,
                 flush=True,
             )
@@ -163,7 +165,7 @@ class ImageCache:
         size = self.row_bytes * len(self.files)
         if free < size:
             raise LitGansError(
-                f"the decoded images need {gigabytes(size)} in {self.folder}, only {gigabytes(free)} free there; {ROOM}"
+                f"the decoded images need {size_text(size)} in {self.folder}, only {size_text(free)} free there; {ROOM}"
             )
         self.remove_stale()
         temporary = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")

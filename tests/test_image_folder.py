@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, RUNS, batches_per_step, run_module
+from conftest import ROOT, RUNS, batches_per_step, cache_env, run_module
 from lightning import Trainer
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -40,16 +40,6 @@ def make_folder(root, per_class=12, classes=CLASSES, size=(40, 48)):
 def split(rows) -> tuple[torch.Tensor, torch.Tensor]:
     """The images and labels of a training or validation split (rows of the cache, drawn in place by the module)."""
     return rows.images[rows.rows], rows.labels
-
-
-@pytest.fixture(autouse=True)
-def cache_in_tmp(tmp_path_factory, monkeypatch):
-    """Decoded images go to a temporary cache, not the user's ~/.cache (subprocesses: ``cache_env``)."""
-    monkeypatch.setattr("lit_gans.image_folder.user_cache", lambda: tmp_path_factory.getbasetemp() / "cache")
-
-
-def cache_env(tmp_path) -> dict[str, str]:
-    return {"XDG_CACHE_HOME": str(tmp_path / "xdg_cache")}
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +152,8 @@ def test_an_unreadable_image_is_named_in_one_line_without_a_traceback(tmp_path):
     broken = make_folder(tmp_path / "broken", per_class=8)
     (broken / "green" / "green3.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))  # a PNG header, then zeros
     args = ["--data", "ImageFolderDataModule", "--data.root", str(broken), "--data.batch_size", "4"]
-    result = run_module("fit", "--config", "dcgan", *args, "--metrics.backbone", "none", cwd=tmp_path, env=cache_env(tmp_path))
+    args += ["--metrics.backbone", "none"]
+    result = run_module("fit", "--config", "dcgan", *args, cwd=tmp_path, env=cache_env(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert f"{broken / 'green' / 'green3.png'} is not a readable image" in line and "delete or replace it" in line
@@ -180,7 +171,8 @@ def test_the_readme_own_images_example_runs_as_written(tmp_path):
     (command,) = readme_example()
     make_folder(tmp_path / "my_images", per_class=30)  # the layout the README describes: one sub-folder per class
     quick = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
-    result = run_module(*shlex.split(command)[3:], *quick, cwd=tmp_path, env={"OMP_NUM_THREADS": "1", **cache_env(tmp_path)})
+    env = {"OMP_NUM_THREADS": "1", **cache_env(tmp_path)}
+    result = run_module(*shlex.split(command)[3:], *quick, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "lightning_logs" / "version_0"
     events = EventAccumulator(str(run), size_guidance={"images": 0})
