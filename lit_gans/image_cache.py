@@ -36,10 +36,11 @@ STALE = 3600  # seconds: a temporary file untouched this long was left by a kill
 
 def file_stats(paths: list[str], root: Path) -> list[tuple[str, int, int]]:
     """(path relative to ``root``, size, mtime in ns) of each file, what says whether its cached row still holds."""
-    stats = []
+    stats, top = [], os.path.join(root, "")
     for path in paths:
         stat = os.stat(path)  # a link's target: that is what is decoded
-        stats.append((os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns))
+        name = path[len(top) :] if path.startswith(top) else os.path.relpath(path, root)  # relpath: 40 us a call
+        stats.append((name, stat.st_size, stat.st_mtime_ns))
     return stats
 
 

@@ -47,11 +47,11 @@ class ImageFiles:
         self.repeats, self.broken, self.unreadable = [], [], []  # paths; unreadable: (path, why)
 
     def __call__(self, path: str) -> bool:
-        path = Path(path)
-        if path.name.startswith("."):
+        name = os.path.basename(path)  # strings, not Paths: this runs once per file, a million times for some folders
+        if name.startswith("."):
             return False
         self.seen += 1
-        if has_file_allowed_extension(path.name, IMG_EXTENSIONS) or opens_as_image(path):
+        if has_file_allowed_extension(name, IMG_EXTENSIONS) or opens_as_image(Path(path)):
             return True
         self.skipped.append(path)
         return False
@@ -123,16 +123,21 @@ def class_folders(root: Path) -> list[str]:
             f"image folder {root} does not exist; pass --data.root pointing to a folder of images "
             f"(one sub-folder per class, or the images directly in it)"
         )
-    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and p.is_dir())  # hidden: .ipynb_...
+    return [entry.name for entry in entries(root) if entry.is_dir()]
+
+
+def entries(root: Path) -> list[os.DirEntry]:
+    """What ``root`` holds but hidden names (.ipynb_checkpoints, .DS_Store), sorted by name."""
+    with os.scandir(root) as scan:
+        return sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
 
 
 def find_images(root: Path) -> tuple[list[tuple[str, int]], list[str]]:
     """(image path, class index) pairs and the class names: one class per sub-folder, or none for a flat folder."""
-    classes = class_folders(root)
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    classes, top = class_folders(root), entries(root)
     is_image = ImageFiles()
-    is_image.broken = [str(p) for p in entries if p.is_symlink() and not p.exists()]
-    loose = [str(p) for p in entries if p.is_file() and is_image(p)]
+    is_image.broken = [entry.path for entry in top if entry.is_symlink() and not os.path.exists(entry.path)]
+    loose = [entry.path for entry in top if entry.is_file() and is_image(entry.path)]
     if classes and loose:
         raise LitGansError(
             f"{root} holds both images and sub-folders ({loose[0]}, {classes[0]}/); put every image in a class "
