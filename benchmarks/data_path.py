@@ -95,6 +95,17 @@ def make_folders(base: Path, sizes: list[int]) -> dict[int, Path]:
     return folders
 
 
+def make_links(base: Path, count: int) -> Path:
+    """``base/links<N>/faces``: N hard links to one JPEG of the pool (directory entries only: cheap at a million)."""
+    faces = base / f"links{count}" / "faces"
+    if not faces.is_dir() or len(os.listdir(faces)) != count:
+        shutil.rmtree(faces.parent, ignore_errors=True)
+        faces.mkdir(parents=True)
+        for index in range(count):
+            os.link(base / "pool" / "0000000.jpg", faces / f"{index:07d}.jpg")
+    return faces.parent
+
+
 # ---- memory ---------------------------------------------------------------------------------------------------
 
 
@@ -207,6 +218,20 @@ def arm_build(folder: str, size: int, workers: int, cache: str, batches: int, ba
     return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "memory": memory.peak()}
 
 
+def arm_bookkeeping(folder: str, size: int, workers: int, cache: str, batches: int, batch_size: int) -> dict:
+    """``arm_build`` with a decoder that returns black images at once: what a build costs beside the decoding."""
+    import torch
+
+    from lit_gans.image_folder import DecodedImages
+
+    black, decode = torch.zeros(3, size, size, dtype=torch.uint8), DecodedImages.__getitem__
+    DecodedImages.__getitem__ = lambda self, index: (self.samples[index][0], black)
+    try:
+        return arm_build(folder, size, workers, cache, batches, batch_size)
+    finally:
+        DecodedImages.__getitem__ = decode  # in this process (the smoke test), the next arm decodes again
+
+
 def arm_read(folder: str, size: int, workers: int, cache: str, batches: int, batch_size: int) -> dict:
     from lit_gans.image_folder import ImageFolderDataModule
 
@@ -241,7 +266,14 @@ def steady(drawn, batches: int) -> dict:
     return {"img_per_s": images / (time.perf_counter() - start)}
 
 
-ARMS = {"before": arm_before, "build": arm_build, "read": arm_read, "fit": arm_fit, "torchvision": arm_torchvision}
+ARMS = {
+    "before": arm_before,
+    "build": arm_build,
+    "read": arm_read,
+    "fit": arm_fit,
+    "torchvision": arm_torchvision,
+    "bookkeeping": arm_bookkeeping,
+}
 
 
 def measure(arm: str, fresh: bool, **kwargs) -> dict:
@@ -277,6 +309,7 @@ def run(argv: list[str] | None = None, fresh: bool = True) -> dict:
     parser.add_argument("--tv-workers", type=int, default=2, help="torchvision DataLoader's num_workers")
     parser.add_argument("--batches", type=int, default=20, help="batches timed after the first (read, torchvision)")
     parser.add_argument("--batch-size", type=int, default=128, help="images per batch (--data.batch_size)")
+    parser.add_argument("--listing", type=int, default=0, help="images of the bookkeeping arms (0: none)")
     parser.add_argument("--dir", help="where the folders and caches go (kept; default: a temporary folder)")
     parser.add_argument("--arm", help=argparse.SUPPRESS)  # a child process: one arm, its kwargs as JSON
     args, rest = parser.parse_known_args(argv)
@@ -287,21 +320,29 @@ def run(argv: list[str] | None = None, fresh: bool = True) -> dict:
     started = time.perf_counter()
     try:
         folders = make_folders(base, sorted(args.sizes))
+        sized = {"batch_size": args.batch_size, "workers": 0}
         results = {}
         for size, folder in folders.items():
-            common = {"folder": str(folder), "size": args.image_size, "batches": args.batches}
-            common["batch_size"] = args.batch_size
-            row = {"before": measure("before", fresh, **common, workers=0, cache="")}
+            common = {"folder": str(folder), "size": args.image_size, "batches": args.batches, **sized}
+            row = {"before": measure("before", fresh, **common, cache="")}
             for workers in args.workers:
                 cache = base / "cache" / f"n{size}-w{workers}"
                 shutil.rmtree(cache, ignore_errors=True)  # an empty cache: the first run
-                row[f"build {workers}"] = measure("build", fresh, **common, workers=workers, cache=str(cache))
+                row[f"build {workers}"] = measure("build", fresh, **{**common, "workers": workers}, cache=str(cache))
             built = str(base / "cache" / f"n{size}-w{args.workers[0]}")
-            row["read"] = measure("read", fresh, **common, workers=0, cache=built)
-            row["second fit"] = measure("fit", fresh, **common, workers=0, cache=built)
-            row["torchvision"] = measure("torchvision", fresh, **common, workers=args.tv_workers, cache="")
+            row["read"] = measure("read", fresh, **common, cache=built)
+            row["second fit"] = measure("fit", fresh, **common, cache=built)
+            tv = {**common, "workers": args.tv_workers}
+            row["torchvision"] = measure("torchvision", fresh, **tv, cache="")
             results[size] = row
             report_row(size, row, args)
+        if args.listing:
+            links = {"folder": str(make_links(base, args.listing)), "size": 28, "batches": args.batches}
+            cache = base / "cache" / f"links{args.listing}"
+            shutil.rmtree(cache, ignore_errors=True)
+            listing = {"build, no decoding": measure("bookkeeping", fresh, **links, **sized, cache=str(cache))}
+            listing["read"] = measure("read", fresh, **links, **sized, cache=str(cache))
+            report_listing(args.listing, listing)
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)
@@ -316,6 +357,14 @@ def report_row(size: int, row: dict, args) -> None:
         cpu = f"{result['cpu']:>8.2f}" if "cpu" in result else f"{'-':>8}"
         memory = f"{mb(pss):>7} MB PSS {mb(anon):>7} MB anon"
         print(f"  {arm:<12} {result['seconds']:>8.2f} s {cpu} s cpu {rate} img/s {memory}")
+
+
+def report_listing(count: int, listing: dict) -> None:
+    print(f"{count:,} hard links to one JPEG, 28 px: the bookkeeping per image, decoding aside", flush=True)
+    for arm, result in listing.items():
+        pss, anon = result["memory"]
+        per = f"{anon / count:>6,.0f} B anon per image"
+        print(f"  {arm:<20} {result['seconds']:>8.2f} s {mb(pss):>7} MB PSS {mb(anon):>7} MB anon ({per})")
 
 
 def report(results: dict, args, wall: float) -> dict:
