@@ -96,13 +96,15 @@ def make_folders(base: Path, sizes: list[int]) -> dict[int, Path]:
 
 
 def make_links(base: Path, count: int) -> Path:
-    """``base/links<N>/faces``: N hard links to one JPEG of the pool (directory entries only: cheap at a million)."""
+    """``base/links<N>/faces``: N hard links to the pool's JPEGs in turn (directory entries only: cheap at a million;
+    ext4 allows 65,000 links to one file)."""
     faces = base / f"links{count}" / "faces"
     if not faces.is_dir() or len(os.listdir(faces)) != count:
         shutil.rmtree(faces.parent, ignore_errors=True)
         faces.mkdir(parents=True)
+        pool = sorted(os.listdir(base / "pool"))
         for index in range(count):
-            os.link(base / "pool" / "0000000.jpg", faces / f"{index:07d}.jpg")
+            os.link(base / "pool" / pool[index % len(pool)], faces / f"{index:07d}.jpg")
     return faces.parent
 
 
@@ -360,7 +362,7 @@ def report_row(size: int, row: dict, args) -> None:
 
 
 def report_listing(count: int, listing: dict) -> None:
-    print(f"{count:,} hard links to one JPEG, 28 px: the bookkeeping per image, decoding aside", flush=True)
+    print(f"{count:,} hard links to JPEGs, 28 px: the bookkeeping per image, decoding aside", flush=True)
     for arm, result in listing.items():
         pss, anon = result["memory"]
         per = f"{anon / count:>6,.0f} B anon per image"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import PIL
-import torch
 import torchvision
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
@@ -135,22 +134,13 @@ class ImageCache:
         self.path = folder / f"images.{self.digest}.npy"
         self.row_bytes = math.prod(self.shape)
 
-    def load(self) -> np.ndarray | None:
-        """The images, memory-mapped (copy-on-write: nothing writes to the file), or None if not built yet."""
+    def built(self) -> bool:
+        """Whether the cache file is there, complete and of this shape (it is renamed into place only when written)."""
         try:
-            images = np.load(self.path, mmap_mode="c")
-        except (OSError, ValueError):  # not there, or not a NumPy file (damaged by hand): decode again
-            return None
-        if images.dtype != np.uint8 or images.shape != (len(self.files), *self.shape):
-            return None
-        return images
-
-    def tensor(self) -> torch.Tensor:
-        """The images as a uint8 tensor over the memory-mapped file (no copy)."""
-        images = self.load()
-        if images is None:
-            raise LitGansError(f"the image cache {self.path} is missing; run again to decode the images into it")
-        return torch.from_numpy(images)
+            images = np.load(self.path, mmap_mode="r")  # the header, and a mapping as long as the file must be
+        except (OSError, ValueError):  # not there, or not a NumPy file of that length (damaged by hand): decode again
+            return False
+        return images.dtype == np.uint8 and images.shape == (len(self.files), *self.shape)
 
     def build(self, decoded: Dataset, num_workers: int, name: str) -> None:
         """Writes the cache: rows of unchanged files from the newest previous cache here, the rest decoded by

@@ -323,7 +323,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         channels, size, _ = self.img_shape
         cache = ImageCache(self.cache_folder(), self.img_shape, file_stats([p for p, _ in self.samples], self.root))
         trainer = self.trainer
-        if cache.load() is None and (trainer is None or trainer.local_rank == 0):  # one builder per machine
+        if not cache.built() and (trainer is None or trainer.local_rank == 0):  # one builder per machine
             decoded = DecodedImages(self.samples, size, "RGB" if channels == 3 else "L")
             cache.build(decoded, self.hparams.num_workers, self.root.name)
         else:

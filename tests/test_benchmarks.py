@@ -314,6 +314,6 @@ def test_data_path_measures_every_arm_at_each_size_and_extrapolates(tmp_path, ca
     assert any(line.startswith("extrapolated to 202,599 images (CelebA)") for line in lines)
     assert any(line.startswith("extrapolated to 1,000,000 images (1M)") for line in lines)
     assert lines[-1].startswith("data path: at 40 images a second run reaches its first step in ")
-    at = lines.index("30 hard links to one JPEG, 28 px: the bookkeeping per image, decoding aside")
+    at = lines.index("30 hard links to JPEGs, 28 px: the bookkeeping per image, decoding aside")
     assert lines[at + 1].split()[:3] == ["build,", "no", "decoding"] and lines[at + 2].split()[0] == "read"
     assert "B anon per image" in lines[at + 2]

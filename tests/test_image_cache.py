@@ -251,3 +251,14 @@ def test_the_cache_file_is_a_numpy_array_of_the_rows(tmp_path):
     dm.setup("validate")
     (cache,) = cache_files(dm, "images.*.npy")
     assert np.load(cache).shape == (36, 1, 28, 28) and cache.parent.name.startswith("shapes-28px-gray-")
+
+
+def test_a_damaged_cache_file_is_decoded_again(tmp_path):
+    dm = ImageFolderDataModule(str(make_folder(tmp_path / "shapes")), batch_size=8)
+    dm.setup("fit")
+    (cache,) = cache_files(dm, "images.*.npy")
+    with open(cache, "r+b") as file:
+        file.truncate(cache.stat().st_size // 2)  # a disk error, or a copy cut short
+    dm = ImageFolderDataModule(str(tmp_path / "shapes"), batch_size=8)
+    dm.setup("fit")
+    assert torch.equal(dm.train_set.images, decode_all(dm)) and cache.stat().st_size > 36 * 3 * 32 * 32
