@@ -25,7 +25,9 @@ build), which parallel workers divide among cores and do not add to. Memory, sam
 ``/proc/PID/smaps_rollup``: the peak of the proportional set size (PSS) summed over the process and its workers (a
 page shared by several counts once in all), and of its anonymous part (the processes' own memory; the pages of a
 memory-mapped cache are file pages, the OS page cache's to keep or drop), each less the process's own at the start.
-A least-squares line over the sizes measured (against images) gives CelebA (202,599) and 1,000,000.
+A least-squares line over the sizes measured (against images) gives CelebA (202,599) and 1,000,000; for memory the
+bookkeeping arms (``--listing N``: N hard links, decoding replaced by black images) are the better guide, since a few
+batches' buffers weigh more than a few thousand images' bookkeeping.
 """
 
 import argparse
@@ -365,7 +367,7 @@ def report_listing(count: int, listing: dict) -> None:
     print(f"{count:,} hard links to JPEGs, 28 px: the bookkeeping per image, decoding aside", flush=True)
     for arm, result in listing.items():
         pss, anon = result["memory"]
-        per = f"{anon / count:>6,.0f} B anon per image"
+        per = f"{anon / count:>6,.0f} B anon per image, {anon / count * 1e6 / 1e9:.2f} GB for a million"
         print(f"  {arm:<20} {result['seconds']:>8.2f} s {mb(pss):>7} MB PSS {mb(anon):>7} MB anon ({per})")
 
 
