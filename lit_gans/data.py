@@ -82,14 +82,30 @@ def extract_shipped(data_dir: str | Path, dataset: str = "MNIST") -> bool:
 
 def shuffled_train_batches(datamodule: L.LightningDataModule) -> "ShuffledBatches":
     """The DataModule's ``train_set`` as ``ShuffledBatches``: a seeded order per epoch and rank, on the training device
-    with ``device_resident``, else on the CPU (shared by every DataModule here)."""
-    trainer, hparams = datamodule.trainer, datamodule.hparams
+    with ``device_resident``, else on the CPU (shared by every DataModule here). ``train_set`` is a ``TensorDataset``
+    of (images, labels), or rows of larger images drawn in place (its ``images``, ``rows`` and ``labels``: an image
+    folder's memory-mapped cache)."""
+    trainer, hparams, train_set = datamodule.trainer, datamodule.hparams, datamodule.train_set
     device = trainer.strategy.root_device if trainer and hparams.device_resident else torch.device("cpu")
-    images, labels = (t.to(device) for t in datamodule.train_set.tensors)
+    if isinstance(train_set, TensorDataset):
+        (images, labels), rows = train_set.tensors, None
+    else:
+        images, labels, rows = train_set.images, train_set.labels, train_set.rows
+    if rows is not None and device.type != "cpu":  # only the training rows go to the device, a chunk at a time
+        images, rows = gather_rows(images, rows, device), None
     seed = int(torch.initial_seed()) % 2**31  # seed_everything's seed: the same on every rank
     epoch = (lambda: trainer.current_epoch) if trainer else (lambda: 0)
     rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-    return ShuffledBatches(images, labels, hparams.batch_size, seed, epoch, rank, world)
+    images, labels = images.to(device), labels.to(device)
+    return ShuffledBatches(images, labels, hparams.batch_size, seed, epoch, rank, world, rows)
+
+
+def gather_rows(images: torch.Tensor, rows: torch.Tensor, device: torch.device, chunk: int = 4096) -> torch.Tensor:
+    """``images[rows]`` on ``device``, gathered a chunk at a time: no copy of all of them on the host on the way."""
+    out = torch.empty((len(rows), *images.shape[1:]), dtype=images.dtype, device=device)
+    for start in range(0, len(rows), chunk):
+        out[start : start + chunk] = images[rows[start : start + chunk]].to(device)
+    return out
 
 
 def check_one_batch(datamodule: L.LightningDataModule, train_images: int) -> None:
@@ -173,28 +189,31 @@ class ShuffledBatches:
         batch_size: images per batch; the last incomplete batch is dropped.
         seed: base seed of the permutations; epoch: a callable returning the current epoch.
         rank, world: this process and the number of processes.
+        rows: the rows of ``images`` to draw from, in place (``labels`` then holds theirs, one per row); None: all.
+            Drawing ``images[rows[i]]`` gives exactly the batches of ``images[rows]`` without copying them.
     """
 
-    def __init__(self, images, labels, batch_size, seed, epoch, rank=0, world=1):
-        self.images, self.labels, self.batch_size = images, labels, batch_size
+    def __init__(self, images, labels, batch_size, seed, epoch, rank=0, world=1, rows=None):
+        self.images, self.labels, self.batch_size, self.rows = images, labels, batch_size, rows
         self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world
         self.drawn_epoch, self.drawn = 0, 0  # the epoch being drawn and its batches drawn so far
         self.resume_at: tuple[int, int] | None = None  # (epoch, batches) to skip, from a checkpoint
 
     def __len__(self) -> int:
-        return (len(self.images) // self.world) // self.batch_size
+        return (len(self.labels) // self.world) // self.batch_size
 
     def __iter__(self):
         epoch = self.epoch()
         skip = self.resume_at[1] if self.resume_at and self.resume_at[0] == epoch else 0
         self.resume_at, self.drawn_epoch, self.drawn = None, epoch, skip
         generator = torch.Generator().manual_seed(self.seed + epoch)
-        order = torch.randperm(len(self.images), generator=generator)
-        mine = order[self.rank :: self.world][: len(self.images) // self.world].to(self.images.device)
+        order = torch.randperm(len(self.labels), generator=generator)
+        mine = order[self.rank :: self.world][: len(self.labels) // self.world].to(self.images.device)
         for i in range(skip, len(self)):
             index = mine[i * self.batch_size : (i + 1) * self.batch_size]
             self.drawn = i + 1
-            yield to_unit_range(self.images[index]), self.labels[index]
+            images = self.images[index if self.rows is None else self.rows[index]]
+            yield to_unit_range(images), self.labels[index]
 
     def state_dict(self) -> dict[str, int]:
         return {"seed": self.seed, "epoch": self.drawn_epoch, "batches": self.drawn}

@@ -59,6 +59,17 @@ def run_cli(tmp_path, monkeypatch):
     return run
 
 
+@pytest.fixture(autouse=True)
+def image_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """Image folders decoded by tests are cached in the session's temporary folder, not in the user's ~/.cache
+    (a test's subprocess: pass ``env=cache_env(tmp_path)``)."""
+    monkeypatch.setattr("lit_gans.image_folder.user_cache", lambda: tmp_path_factory.getbasetemp() / "cache")
+
+
+def cache_env(tmp_path: Path) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(tmp_path / "xdg_cache")}  # no Inception weights there: --metrics.backbone none
+
+
 def run_module(*args: str, cwd=ROOT, timeout=600, env=None) -> subprocess.CompletedProcess:
     """Runs ``python -m lit_gans ...`` as a user would, in a subprocess (``env``: variables to add)."""
     return subprocess.run(

@@ -287,3 +287,33 @@ def test_merges_reads_a_checkpoint_and_refuses_what_is_not_one(run_cli, tmp_path
     for gz in sorted((ROOT / "data" / "MNIST" / "raw").glob("t10k-*.gz")):
         shutil.copy(gz, gz_only)
     assert merges.run([str(ckpt), "--data-dir", str(tmp_path / "gz")]) == lines
+
+
+def test_data_path_measures_every_arm_at_each_size_and_extrapolates(tmp_path, capsys):
+    data_path = load("data_path")
+    args = ["--sizes", "20", "40", "--image-size", "32", "--workers", "0", "2", "--tv-workers", "0", "--batches", "1"]
+    args += ["--batch-size", "8", "--listing", "30", "--dir", str(tmp_path)]
+    result = data_path.run(args, fresh=False)["results"]
+    assert sorted(result) == [20, 40] and len(list((tmp_path / "pool").glob("*.jpg"))) == 40
+    arms = ["before", "build 0", "build 2", "read", "second fit", "torchvision"]
+    for size in (20, 40):
+        assert list(result[size]) == arms and all(result[size][arm]["seconds"] > 0 for arm in arms)
+        assert result[size]["read"]["img_per_s"] > 0 and result[size]["torchvision"]["img_per_s"] > 0
+        assert len(list((tmp_path / "cache" / f"n{size}-w2").glob("*/images.*.npy"))) == 1  # built by 2 workers
+    lines = capsys.readouterr().out.splitlines()
+    for size in ("20", "40"):
+        at = lines.index(f"{size} images (0 MB decoded)")
+        assert [line.split()[0] for line in lines[at + 1 : at + 7]] == [
+            "before",
+            "build",
+            "build",
+            "read",
+            "second",
+            "torchvision",
+        ]
+    assert any(line.startswith("extrapolated to 202,599 images (CelebA)") for line in lines)
+    assert any(line.startswith("extrapolated to 1,000,000 images (1M)") for line in lines)
+    assert lines[-1].startswith("data path: at 40 images a second run reaches its first step in ")
+    at = lines.index("30 hard links to JPEGs, 28 px: the bookkeeping per image, decoding aside")
+    assert lines[at + 1].split()[:3] == ["build,", "no", "decoding"] and lines[at + 2].split()[0] == "read"
+    assert "B anon per image" in lines[at + 2]

@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, RUNS, batches_per_step, run_module
+from conftest import ROOT, RUNS, batches_per_step, cache_env, run_module
 from lightning import Trainer
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -37,6 +37,11 @@ def make_folder(root, per_class=12, classes=CLASSES, size=(40, 48)):
     return root
 
 
+def split(rows) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels of a training or validation split (rows of the cache, drawn in place by the module)."""
+    return rows.images[rows.rows], rows.labels
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return make_folder(tmp_path_factory.mktemp("images") / "shapes", per_class=16)  # 43 training images: 5 batches
@@ -46,7 +51,7 @@ def test_images_are_resized_centre_cropped_and_labelled_by_sub_folder(folder):
     dm = ImageFolderDataModule(str(folder), image_size=32, batch_size=8)
     assert dm.classes == list(CLASSES) and dm.num_classes == 3 and dm.img_shape == (3, 32, 32)
     dm.setup("fit")
-    train, val = dm.train_set.tensors, dm.val_set.tensors
+    train, val = split(dm.train_set), split(dm.val_set)
     assert len(train[0]) + len(val[0]) == 48 and len(val[0]) == 5  # round(48 * 0.1) held out
     images, labels = next(iter(dm.train_dataloader()))
     assert images.shape == (8, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
@@ -65,8 +70,8 @@ def test_grayscale_64_and_a_flat_folder_without_labels(tmp_path):
     dm = ImageFolderDataModule(str(flat), image_size=64, channels=1, val_fraction=0.0, batch_size=4)
     assert dm.num_classes == 0 and dm.img_shape == (1, 64, 64)
     dm.setup("fit")
-    assert dm.train_set.tensors[0].shape == (10, 1, 64, 64) and len(dm.val_set.tensors[0]) == 10  # val: train images
-    assert (dm.train_set.tensors[1] == 0).all()
+    assert split(dm.train_set)[0].shape == (10, 1, 64, 64) and len(dm.val_set) == 10  # val: the training images
+    assert (dm.train_set.labels == 0).all()
 
 
 def fit(folder, root, *args):
@@ -147,7 +152,8 @@ def test_an_unreadable_image_is_named_in_one_line_without_a_traceback(tmp_path):
     broken = make_folder(tmp_path / "broken", per_class=8)
     (broken / "green" / "green3.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))  # a PNG header, then zeros
     args = ["--data", "ImageFolderDataModule", "--data.root", str(broken), "--data.batch_size", "4"]
-    result = run_module("fit", "--config", "dcgan", *args, "--metrics.backbone", "none", cwd=tmp_path)
+    args += ["--metrics.backbone", "none"]
+    result = run_module("fit", "--config", "dcgan", *args, cwd=tmp_path, env=cache_env(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert f"{broken / 'green' / 'green3.png'} is not a readable image" in line and "delete or replace it" in line
@@ -165,7 +171,8 @@ def test_the_readme_own_images_example_runs_as_written(tmp_path):
     (command,) = readme_example()
     make_folder(tmp_path / "my_images", per_class=30)  # the layout the README describes: one sub-folder per class
     quick = ["--trainer.max_steps", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
-    result = run_module(*shlex.split(command)[3:], *quick, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    env = {"OMP_NUM_THREADS": "1", **cache_env(tmp_path)}
+    result = run_module(*shlex.split(command)[3:], *quick, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "lightning_logs" / "version_0"
     events = EventAccumulator(str(run), size_guidance={"images": 0})
@@ -240,7 +247,7 @@ def test_each_kind_of_image_decodes_to_its_values(tmp_path, kind):
     for channels, values in EXPECTED[kind]:
         dm = ImageFolderDataModule(str(folder), image_size=32, channels=channels, val_fraction=0.0, batch_size=1)
         dm.setup("fit")
-        (image,) = dm.train_set.tensors[0]  # uint8 (C, 32, 32)
+        (image,) = split(dm.train_set)[0]  # uint8 (C, 32, 32)
         halves = values if isinstance(values, tuple) else (values, values)
         for half, expected in zip((image[:, :, :16], image[:, :, 16:]), halves, strict=True):
             assert [set(channel.unique().tolist()) for channel in half] == [{v} for v in expected], (kind, channels)

@@ -210,13 +210,17 @@ class InfoGAN(GANModule):
         if stage != "fit" or not self.hparams.labelled_per_class:
             return
         train_set = getattr(self.trainer.datamodule, "train_set", None)  # after the DataModule's setup
-        if not hasattr(train_set, "tensors"):
+        if hasattr(train_set, "tensors"):  # a TensorDataset (images, labels)
+            labels = train_set.tensors[1]
+        elif hasattr(train_set, "rows"):  # rows of an image folder's cache: (image, label) by index, labels apart
+            labels = train_set.labels
+        else:
             raise LitGansError("model.labelled_per_class needs a DataModule whose train_set holds (images, labels)")
-        images, labels = train_set.tensors[:2]
         seed = int(torch.initial_seed()) % 2**31  # seed_everything's: the subset is fixed by the run's seed
         index = labelled_subset(labels.cpu(), self.hparams.labelled_per_class, seed)
-        self.labelled_images = to_unit_range(images[index.to(images.device)]).to(self.labelled_images)
-        self.labelled_labels = labels[index.to(labels.device)].to(self.labelled_labels.device)
+        images, labels = train_set[index.to(labels.device)][:2]
+        self.labelled_images = to_unit_range(images).to(self.labelled_images)
+        self.labelled_labels = labels.to(self.labelled_labels.device)
 
     def move(self, images: torch.Tensor) -> torch.Tensor:
         """Each image moved by up to ``shift`` pixels, turned by up to ``rotate`` degrees, then sheared by up to
