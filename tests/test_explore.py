@@ -250,7 +250,7 @@ def test_the_latency_benchmark_runs(capsys):
     from benchmarks import explore_latency as benchmark
 
     result = benchmark.run(["--variant", "infogan", "--ema", "--rows", "2", "--cols", "2", "--requests", "2"])
-    assert result["round_trip_ms"] > 0 and result["page_ms"] > 0
+    assert result["round_trip_ms"] > 0 and result["page_ms"] > 0 and result["read_ms"] > 0
     assert "InfoGAN (EMA + G), 2x2 grid of 1x28x28" in capsys.readouterr().out
 
 
@@ -577,7 +577,8 @@ def test_cli_takes_the_traversal_span_of_the_config(run_cli, monkeypatch):
 # ---- a person with a browser: headless Debian Chromium clicks a category and moves a slider -------------------------
 
 
-def browser_or_skip():
+def browser_or_skip(profile, size: str = "1400,1100"):
+    """Headless Debian Chromium with a fresh profile folder, the window ``size`` (width,height) in pixels."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
@@ -590,16 +591,44 @@ def browser_or_skip():
     options.binary_location = chromium
     for flag in (
         "--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-        "--disable-component-update --disable-sync --window-size=1400,1100"
+        f"--disable-component-update --disable-sync --window-size={size} --user-data-dir={profile}"
     ).split():
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
+def counter(browser, name: str) -> int:
+    """The page's count of finished redraws (``draws``) or reads (``reads``)."""
+    return int(browser.execute_script(f"return document.body.dataset.{name} || 0"))
+
+
+def wait_for(browser, name: str, count: int) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 60).until(lambda b: counter(b, name) > count)
+
+
+def pixels(browser, img_id: str) -> str:
+    """An image's pixels as the browser decoded them (a PNG data URL of them)."""
+    return browser.execute_script(
+        "const i = document.getElementById(arguments[0]); const c = document.createElement('canvas');"
+        "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
+        "return c.toDataURL();",
+        img_id,
+    )
+
+
+def decoded(data_url: str, mode=None) -> torch.Tensor:
+    from torchvision.io import ImageReadMode
+
+    data = bytearray(base64.b64decode(data_url.split(",", 1)[1]))
+    return decode_png(torch.frombuffer(data, dtype=torch.uint8), mode or ImageReadMode.UNCHANGED)
+
+
 @pytest.mark.slow
 def test_a_browser_clicks_a_category_and_moves_a_slider(tmp_path):
     model = small(InfoGAN, ema_decay=0.999)
-    browser = browser_or_skip()  # before selenium's imports: it skips when selenium is not installed
+    browser = browser_or_skip(tmp_path / "profile")  # before selenium's imports: it skips without selenium
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -622,7 +651,7 @@ def test_a_browser_clicks_a_category_and_moves_a_slider(tmp_path):
 
             first = drawn_after(0)
             assert browser.find_element(By.ID, "variant").text.startswith("InfoGAN")
-            assert len(browser.find_elements(By.CSS_SELECTOR, "img")) == 4  # EMA and raw G: grid and strip each
+            assert len(browser.find_elements(By.CSS_SELECTOR, "#grids img, #strips img")) == 4  # EMA, raw G: 2 each
             count = draws()
             browser.find_element(By.CSS_SELECTOR, "[data-control='categories.0'] button[data-value='7']").click()
             by_category = drawn_after(count)
@@ -634,7 +663,7 @@ def test_a_browser_clicks_a_category_and_moves_a_slider(tmp_path):
             for _ in range(30):
                 slider.send_keys(Keys.ARROW_RIGHT)  # 30 steps of 1/100 of the range -2..2
             assert drawn_after(count) != by_category
-            assert browser.find_element(By.CSS_SELECTOR, "[data-control='codes.0'] span:last-child").text == "1.20"
+            assert browser.find_element(By.CSS_SELECTOR, "output[data-control='codes.0']").text == "1.20"
             assert browser.find_element(By.ID, "status").get_attribute("class") != "error"
             saved = browser.execute_script(  # "save PNG": the download link it makes, caught instead of followed
                 "let href = null; HTMLAnchorElement.prototype.click = function () { href = this.href; };"
@@ -642,5 +671,125 @@ def test_a_browser_clicks_a_category_and_moves_a_slider(tmp_path):
             )
             assert saved.startswith("data:image/png;base64,") and len(saved) > 10_000
             browser.save_screenshot(str(tmp_path / "explore.png"))
+    finally:
+        browser.quit()
+
+
+def stroke(browser, element, points: list[tuple[int, int]]) -> None:
+    """A pen stroke through points (offsets from the element's centre, in CSS pixels), as a mouse draws it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    actions = ActionChains(browser).move_to_element_with_offset(element, *points[0]).click_and_hold()
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for k in range(1, 6):  # a few moves per segment, as a hand sends them
+            actions.move_to_element_with_offset(element, x0 + (x1 - x0) * k // 5, y0 + (y1 - y0) * k // 5)
+    actions.release().perform()
+
+
+@pytest.mark.slow
+def test_a_browser_draws_a_digit_that_is_read_and_redrawn(tmp_path):
+    model = strong_reader(small(InfoGAN, ema_decay=0.999))
+    browser = browser_or_skip(tmp_path / "profile")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    from torchvision.io import ImageReadMode
+
+    def on(control: str) -> str:
+        return browser.find_element(By.CSS_SELECTOR, f"[data-control='{control}'] button.on").get_attribute(
+            "data-value"
+        )
+
+    def shown(control: str) -> str:
+        return browser.find_element(By.CSS_SELECTOR, f"output[data-control='{control}']").text
+
+    try:
+        with served(model, test_images=partial(load_split, SHIPPED, False, "MNIST")) as base:
+            browser.get(base)
+            wait_for(browser, "draws", 0)
+            assert browser.find_element(By.ID, "reading").is_displayed()
+            assert (on("categories.0"), shown("codes.0"), shown("codes.1")) == ("any", "0.00", "0.00")
+            pad, draws = browser.find_element(By.ID, "pad"), counter(browser, "draws")
+            stroke(browser, pad, [(-30, -50), (30, -50), (0, 60)])  # a 7, in one stroke
+            wait_for(browser, "reads", 0)
+            wait_for(browser, "draws", draws)
+            # what D should have read: the canvas the page sent, centred here as the server does
+            canvas = decoded(
+                browser.execute_script("return document.getElementById('pad').toDataURL()"), ImageReadMode.GRAY
+            )
+            seen = centre_like_mnist(canvas[0].float() / 255, 28).mul(2).sub(1)[None, None]
+            probabilities, *codes = model.read_conditions(seen)
+            category = int(probabilities.argmax())
+            assert on("categories.0") == str(category)  # the category button is set to what Q read
+            for j, code in enumerate(codes):  # and each slider, within its range
+                assert shown(f"codes.{j}") == f"{min(max(float(code), -2), 2):.2f}"
+            best = browser.find_element(By.CSS_SELECTOR, "table.scores td.best").text
+            assert best == f"{float(probabilities.max()):.2f}"  # every probability shown, the best marked
+            # G redraws it from what was read, with the noise of the seed's first image
+            values = browser.execute_script("return state.values")
+            expected = model.sample(1, seed=0, categories=category, codes=[float(values[f"codes.{j}"]) for j in (0, 1)])
+            redraw = pixels(browser, "read-redraw")
+            assert (decoded(redraw)[0, 1:29, 1:29].int() - to_uint8(expected)[0, 0].int()).abs().max() <= 1
+            # turning a slider changes the redrawn digit
+            slider = browser.find_element(By.CSS_SELECTOR, "input[type=range][data-control='codes.0']")
+            for _ in range(40):
+                slider.send_keys(Keys.ARROW_LEFT if float(values["codes.0"]) > 0 else Keys.ARROW_RIGHT)
+            WebDriverWait(browser, 60).until(lambda b: pixels(b, "read-redraw") != redraw)
+            # a real test image: read with its label
+            index = browser.find_element(By.ID, "test-index")
+            index.clear()
+            index.send_keys("7")
+            reads = counter(browser, "reads")
+            browser.find_element(By.ID, "test-read").click()
+            wait_for(browser, "reads", reads)
+            label = int(load_split(SHIPPED, False, "MNIST")[1][7])
+            assert f"test image 7: its label is {label}" in browser.find_element(By.ID, "readout").text
+            assert browser.find_element(By.ID, "error-test").text == ""
+            browser.save_screenshot(str(tmp_path / "read.png"))
+    finally:
+        browser.quit()
+
+
+@pytest.mark.slow
+def test_a_browser_shows_a_bad_value_beside_its_control_in_view(tmp_path):
+    browser = browser_or_skip(tmp_path / "profile", size="1280,857")  # the window of issue 36's new user
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    def in_view(element_id: str) -> bool:
+        return browser.execute_script(
+            "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;",
+            element_id,
+        )
+
+    def enter(element_id: str, value: str) -> None:
+        field = browser.find_element(By.ID, element_id)
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value, Keys.TAB)  # "change" fires as the field loses focus
+
+    def stale(img_id: str) -> bool:
+        return "stale" in browser.find_element(By.ID, img_id).get_attribute("class")
+
+    try:
+        with served(small(InfoGAN)) as base:
+            from selenium.webdriver.support.ui import WebDriverWait
+
+            browser.get(base)
+            wait_for(browser, "draws", 0)
+            wait = WebDriverWait(browser, 60)
+            enter("rows", "99")
+            wait.until(lambda b: "got '99'" in b.find_element(By.ID, "error-rows").text)
+            assert browser.find_element(By.ID, "error-rows").text == "rows must be an integer in 1..16, got '99'"
+            assert in_view("error-rows") and stale("grid-G")  # beside the field, and the old grid marked as old
+            assert "not redrawn" in browser.find_element(By.CSS_SELECTOR, "#grids figure").text
+            assert "invalid" in browser.find_element(By.ID, "rows").get_attribute("class")  # the field outlined
+            enter("rows", "4")
+            wait.until(lambda b: b.find_element(By.ID, "error-rows").text == "" and not stale("grid-G"))
+            assert browser.execute_script("return document.getElementById('grid-G').naturalHeight") == 4 * 29 + 1
+            enter("steps", "1")  # a field below the fold: its message is scrolled into view
+            wait.until(lambda b: "steps must be an integer in 2..16" in b.find_element(By.ID, "error-steps").text)
+            assert in_view("error-steps") and stale("strip-G") and not stale("grid-G")
+            browser.save_screenshot(str(tmp_path / "bad.png"))
     finally:
         browser.quit()
