@@ -120,7 +120,7 @@ class Explorer:
             self.controls.append(control)
         # a variant whose D reads its conditions back from an image (``read_conditions``): a copy in eval mode, as G's
         self.reader = copy.deepcopy(model).to(self.device).eval() if hasattr(model, "read_conditions") else None
-        self.test_images = TestImages(test_images, tuple(model.hparams.img_shape)) if self.reader else None
+        self.test_images = RealImages(test_images, tuple(model.hparams.img_shape)) if self.reader else None
         self.lock = threading.Lock()  # one redraw at a time: torch already uses every core it is given
 
     def describe(self) -> dict:
@@ -230,7 +230,12 @@ class Explorer:
         index = int(torch.randint(len(images), ())) if raw == "random" else integer(raw, "test", 0, len(images) - 1)
         label = int(labels[index])
         named = self.class_names[label] if self.class_names and label < len(self.class_names) else str(label)
-        return {**self.read(images[index]), "index": index, "label": label, "label_name": named}
+        return {
+            **self.read(to_unit_range(images[index : index + 1])[0]),
+            "index": index,
+            "label": label,
+            "label_name": named,
+        }
 
     def read(self, image: torch.Tensor) -> dict:
         """An image (C, H, W) in [-1, 1] -> what the page sets (``values``: each choice's best, each range's value), the
@@ -251,7 +256,8 @@ class Explorer:
 def centre_like_mnist(drawing: torch.Tensor, side: int) -> torch.Tensor:
     """A drawing (H, W) in [0, 1], ink light -> (side, side) as MNIST's digits were made from NIST's (LeCun et al.):
     the ink's bounding box scaled to fit a 20/28 box, keeping its aspect (antialiased: grey edges), then placed so that
-    its centre of mass is the image's centre. Q reads a drawing far better so than squeezed whole into 28x28."""
+    its centre of mass is the image's centre: the form of every digit D learned from, whatever size and place the
+    strokes have on the canvas."""
     ink = drawing > 1 / 255
     if not ink.any():
         raise BadRequest("the drawing is empty: draw a digit (light strokes on the dark square) first", "drawing")
@@ -270,13 +276,13 @@ def centre_like_mnist(drawing: torch.Tensor, side: int) -> torch.Tensor:
     return out
 
 
-class TestImages:
+class RealImages:
     """The data's test split for the page's "real image" picker, read on the first request for one (the explorer starts
     and draws without it); when it cannot be read, the picker says why and drawing still works."""
 
     def __init__(self, load: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None, shape: tuple[int, ...]):
         self.load_split, self.shape, self.lock = load, shape, threading.Lock()
-        self.images: torch.Tensor | None = None  # (N, C, H, W) in [-1, 1] once read
+        self.images: torch.Tensor | None = None  # (N, C, H, W) uint8 once read (31 MB as floats, 8 MB so)
         self.labels: torch.Tensor | None = None
         self.problem = None if load else "no test images: this data has no test split the explorer can read"
 
@@ -289,7 +295,7 @@ class TestImages:
             if self.images is None and self.problem is None:
                 try:
                     images, labels = self.load_split()
-                    images = to_unit_range(images)
+                    images = images.unsqueeze(1) if images.dim() == 3 else images  # idx files: no channel axis
                     if tuple(images.shape[1:]) != self.shape:
                         self.problem = (
                             f"the test images are {'x'.join(map(str, images.shape[1:]))}, the model draws "

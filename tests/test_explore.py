@@ -564,6 +564,8 @@ def test_cli_serves_the_checkpoint_weights(run_cli, tmp_path, monkeypatch):
     assert all(torch.equal(v, trained.state_dict()[k]) for k, v in seen["model"].state_dict().items())
     assert seen["class_names"] == FASHION and (seen["host"], seen["port"]) == ("127.0.0.1", 0)
     assert seen["device"].type in ("cpu", "cuda")
+    images, labels = seen["test_images"]()  # the config's data: its test split, for the page's real-image picker
+    assert images.shape == (10000, 28, 28) and labels[0] == 9  # Fashion-MNIST's first test image is an ankle boot
 
 
 def test_cli_takes_the_traversal_span_of_the_config(run_cli, monkeypatch):
