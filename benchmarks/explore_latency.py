@@ -7,8 +7,10 @@ A server on a free local port (``lit_gans.explore.serve``) answers ``/api/grid``
 request moves a control (InfoGAN: the category and a slider; AC-GAN and cGAN: the class; every model: the seed), so
 no answer repeats the one before. Printed: the median and 90th percentile of the round trip (request to the last
 byte of the PNG, what the page waits for), of the draw alone (latents, G, grid, PNG; no HTTP), and of the whole page
-(the grid and the interpolation strip for each generator: a model with an EMA shows both). Weights: ``--ckpt`` or
-the untrained ones (the same work per image). A CUDA GPU is used when there is one.
+(the grid and the interpolation strip for each generator: a model with an EMA shows both); for a variant that reads
+images (InfoGAN, AC-GAN, cGAN), also the round trip of reading a drawing (``POST /api/read`` of a 280x280 PNG, as the
+page sends each stroke: decoded, centred, read by D). Weights: ``--ckpt`` or the untrained ones (the same work per
+image). A CUDA GPU is used when there is one.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+from torchvision.io import encode_png
 
 from lit_gans.explore import serve, url_of
 from lit_gans.models import ACGAN, CGAN, GAN, InfoGAN
@@ -83,8 +86,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     def query(i: int, **extra) -> str:
         return urllib.parse.urlencode({**moved(model, i), **extra})
 
-    def fetch(path: str) -> bytes:
-        with urllib.request.urlopen(base + path) as response:
+    def fetch(path: str, body: bytes | None = None) -> bytes:
+        headers = {"Content-Type": "image/png"} if body else {}
+        with urllib.request.urlopen(urllib.request.Request(base + path, data=body, headers=headers)) as response:
             return response.read()
 
     def timed(action, n: int) -> list[float]:
@@ -107,6 +111,13 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
             list(pool.map(fetch, paths))
 
     page = timed(whole_page, max(5, args.requests // 5))
+    read = None
+    if explorer.reader is not None:  # a stroke moved each time: a bar 20 + i % 100 pixels from the left
+        drawings = [torch.zeros(1, 280, 280, dtype=torch.uint8) for _ in range(100)]
+        for i, canvas in enumerate(drawings):
+            canvas[0, 40:240, 20 + i : 50 + i] = 255
+        pngs = [encode_png(canvas).numpy().tobytes() for canvas in drawings]
+        read = timed(lambda i: fetch("api/read", pngs[i % len(pngs)]), args.requests)
     server.shutdown()
     server.server_close()
     device = explorer.device
@@ -119,10 +130,13 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  draw alone       {percentiles(draw)}")
     print(f"  grid round trip  {percentiles(round_trip)}   <- each redraw (target: well under 100 ms)")
     print(f"  whole page       {percentiles(page)}   ({2 * len(explorer.generators)} images at once)")
+    if read:
+        print(f"  read a drawing   {percentiles(read)}   (POST /api/read, 280x280 PNG; the page then redraws)")
     return {
         "draw_ms": statistics.median(draw),
         "round_trip_ms": statistics.median(round_trip),
         "page_ms": statistics.median(page),
+        "read_ms": statistics.median(read) if read else None,
     }
 
 

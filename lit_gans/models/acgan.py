@@ -5,10 +5,11 @@ Networks: the InfoGAN MNIST networks (Chen et al. 2016, Table 1), as the seed's 
 are larger; on 28x28 digits these are the natural, proven choice.
 """
 
+import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gans import losses, nets
-from lit_gans.models.base import GANModule
+from lit_gans.models.base import GANModule, eval_mode
 from lit_gans.models.conditional import ClassConditional
 
 
@@ -22,6 +23,7 @@ class ACGAN(ClassConditional, GANModule):
     """
 
     variant = "ACGAN"
+    reader = "D's class head: the probability of each class"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -63,6 +65,13 @@ class ACGAN(ClassConditional, GANModule):
             self.update_ema()
             logs["loss/g"] = loss_g
         self.finish_step(logs)
+
+    @torch.no_grad()
+    def read_conditions(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """D's class head on images (B, C, H, W) in [-1, 1], real or drawn: [class probabilities (B, num_classes)], one
+        tensor per ``controls()`` entry. D runs in eval mode."""
+        with eval_mode(self.discriminator) as discriminator:
+            return [discriminator(images.to(self.device))[1].softmax(dim=1)]
 
     # ---- measures: D's classifier on real digits, and whether samples are of the asked class --------------------
 

@@ -3,6 +3,7 @@
 Each variant writes its own ``training_step`` out in full; nothing here hides the GAN algorithm.
 """
 
+import contextlib
 import inspect
 
 import torch
@@ -359,3 +360,15 @@ def set_rng_state(state: dict) -> None:
         torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def eval_mode(module: nn.Module):
+    """Runs ``module`` in eval mode (BatchNorm's running statistics, as ``sample`` runs G), its own mode restored after:
+    for reading images with D outside training."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

@@ -8,8 +8,10 @@ the form the log density ratio of real to fake pairs takes when p(y | x) is a so
 Unlike AC-GAN, D has no classifier head: the label is an input, and D only says real or fake for that label.
 """
 
+import torch
+
 from lit_gans import losses, nets
-from lit_gans.models.base import GANModule
+from lit_gans.models.base import GANModule, eval_mode
 from lit_gans.models.conditional import ClassConditional
 
 
@@ -21,6 +23,7 @@ class CGAN(ClassConditional, GANModule):
     """
 
     variant = "CGAN"
+    reader = "D(x, y) for each class y: the logit that the image is a real one of class y (D has no classifier)"
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -52,6 +55,16 @@ class CGAN(ClassConditional, GANModule):
             self.update_ema()
             logs["loss/g"] = loss_g
         self.finish_step(logs)
+
+    @torch.no_grad()
+    def read_conditions(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The class D reads in images (B, C, H, W) in [-1, 1], real or drawn: [D(x, y) for every class y (B,
+        num_classes)], one tensor per ``controls()`` entry. D judges pairs and has no classifier: the y whose pair it
+        finds most real is its reading (under the projection D, the argmax of embed(y) . h(x)). D runs in eval mode."""
+        n, k = len(images), self.hparams.num_classes
+        labels = torch.arange(k, device=self.device).repeat(n)  # (n * k,): every class for each image
+        with eval_mode(self.discriminator) as discriminator:
+            return [discriminator(images.to(self.device).repeat_interleave(k, dim=0), labels).view(n, k)]
 
     # ---- the measure: are the samples of the asked class? (shared with AC-GAN) ----------------------------------
 

@@ -21,7 +21,7 @@ from lit_gans import losses, nets
 from lit_gans.data import labelled_subset, random_rotate, random_shear, random_shift, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.measures import best_map_accuracy, code_mutual_information, identity_accuracy
-from lit_gans.models.base import GANModule
+from lit_gans.models.base import GANModule, eval_mode
 
 
 class InfoGAN(GANModule):
@@ -66,6 +66,7 @@ class InfoGAN(GANModule):
     paper_lr_g = 1e-3  # Appendix C: "learning rate 2e-4 for D and 1e-3 for G"
     paper_lr_d = 2e-4
     variant = "InfoGAN"
+    reader = "Q, the code reader on D's trunk: the probability of each category, the mean of each continuous code"
 
     def __init__(
         self,
@@ -183,6 +184,14 @@ class InfoGAN(GANModule):
             codes[:] = torch.tensor(self.hparams.predict_codes)
         noise = inputs["z"][:, : self.hparams.noise_dim]
         return {"z": self.latent(noise, categories, codes), "categories": categories, "codes": codes}
+
+    @torch.no_grad()
+    def read_conditions(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """What Q reads in images (B, C, H, W) in [-1, 1], real or drawn: one tensor per ``controls()`` entry, each
+        categorical code's probabilities (B, k), then each continuous code's mean (B,). D runs in eval mode."""
+        with eval_mode(self.discriminator) as discriminator:
+            cat_logits, mean, _ = discriminator.q(discriminator(images.to(self.device))[1])
+        return [logits.softmax(dim=1) for logits in cat_logits] + list(mean.unbind(dim=1))
 
     # ---- the information terms ------------------------------------------------------------------------------
 
