@@ -10,11 +10,12 @@ from pathlib import Path
 import lightning as L
 import torch
 import yaml
+from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks.progress import ProgressBar as LightningProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
-from lit_gans import explore, models
+from lit_gans import explore, models, pretrained
 from lit_gans.callbacks import (
     AtomicCheckpointIO,
     GANCheckpoint,
@@ -27,13 +28,14 @@ from lit_gans.callbacks import (
     ValidateLastStep,
     variant_pictures,
 )
-from lit_gans.data import MNISTDataModule
+from lit_gans.data import MNISTDataModule, SamplingData
 from lit_gans.errors import LitGansError
 from lit_gans.lightning_private import ConfigOverCheckpointCLI
 from lit_gans.models import GAN, GANModule
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"  # the project's configs/ (editable install)
 UNTRAINED = "untrained"  # --ckpt_path untrained: validate/test/predict the random initial weights, on purpose
+PRETRAINED = "pretrained"  # --ckpt_path pretrained: the shipped model trained with the config (lit_gans.pretrained)
 
 
 def unknown_option(lines: list[str], config_files: list[str] = ()) -> str | None:
@@ -345,6 +347,11 @@ class GANCLI(ConfigOverCheckpointCLI):
             ) from err
 
     def before_fit(self) -> None:
+        if self.config_init.get("fit.ckpt_path") == PRETRAINED:
+            raise LitGansError(
+                "--ckpt_path pretrained is for validate, test, predict and explore: a shipped model holds no optimizer "
+                "state (and, but for InfoGAN, no D), so a fit cannot resume from it; start without --ckpt_path"
+            )
         self._check_log_dir()
         self._check_ckpt()
 
@@ -354,6 +361,8 @@ class GANCLI(ConfigOverCheckpointCLI):
         at all. Refused here, before anything is built or written."""
         if self.subcommand == "fit":
             check_budget(self.config.fit.trainer)
+        if self.subcommand in ("predict", "explore"):
+            self._data_from_checkpoint()
         if (
             self.subcommand in ("validate", "test", "predict", "explore")
             and self.config[self.subcommand].ckpt_path is None
@@ -364,9 +373,51 @@ class GANCLI(ConfigOverCheckpointCLI):
                 f"(the newest under {root}/lightning_logs); --ckpt_path {UNTRAINED} uses the untrained model on purpose"
             )
 
+    def _data_from_checkpoint(self) -> None:
+        """predict and explore only draw samples: the checkpoint's description of its data (shape, class names,
+        dataset) stands in for the config's DataModule, so no image is read and the data need not be on this
+        machine (an image folder since deleted). Data options that contradict the checkpoint are refused."""
+        config = self.config[self.subcommand]
+        path, dataset = config.ckpt_path, dataset_named(config.data)
+        if path == UNTRAINED:
+            return
+        if path == PRETRAINED:
+            model = config.model.init_args
+            described = pretrained.read(pretrained.match(config.model.class_path, model.as_dict(), dataset))["data"]
+        else:
+            if path == "last":
+                path = config.ckpt_path = str(
+                    find_last_checkpoint(Path(config.trainer.default_root_dir or "."), self.subcommand)
+                )
+            try:
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                described = checkpoint.get("lit_gans", {}).get("data")
+            except Exception:
+                return  # _check_ckpt names what is wrong with the file, in one line
+        if not described:
+            return  # a checkpoint from before checkpoints described their data: the config's data, as before
+        shape, theirs = configured_shape(config.data), tuple(described["img_shape"])
+        if (shape is not None and shape != theirs) or dataset != described["dataset"]:
+            raise LitGansError(
+                f"the checkpoint was trained on {described['dataset']} ({'x'.join(map(str, theirs))}), the config's "
+                f"data are {dataset} ({'x'.join(map(str, shape or ['?']))}); pass the --data options it was trained "
+                f"with (for a folder of images: --data ImageFolderDataModule --data.root DIR --data.image_size "
+                f"--data.channels; the folder itself is not read)"
+            )
+        init = {k: described[k] for k in ("img_shape", "num_classes", "class_names", "dataset")}
+        init["predict_samples"] = config.data.init_args.predict_samples
+        init["val_batch_size"] = config.data.init_args.get("val_batch_size", 500)
+        config.data = Namespace(class_path=f"{SamplingData.__module__}.SamplingData", init_args=Namespace(**init))
+
     def _require_ckpt(self) -> None:
         key = f"{self.subcommand}.ckpt_path"
         if self.config_init.get(key) == UNTRAINED:  # asked for on purpose: Lightning runs with the initial weights
+            self.config_init[key] = None
+        elif self.config_init.get(key) == PRETRAINED:  # the shipped weights, put into the config's model here
+            model = self.model
+            name = pretrained.match(f"{type(model).__module__}.{type(model).__name__}", dict(model.hparams),
+                                    getattr(self.datamodule, "dataset", None) or "mnist")  # fmt: skip
+            pretrained.load_into(model, name)
             self.config_init[key] = None
         else:
             self._check_ckpt()
@@ -382,6 +433,21 @@ class GANCLI(ConfigOverCheckpointCLI):
 
     def before_explore(self) -> None:
         self._require_ckpt()  # the same checks and one-line errors as predict
+
+
+def dataset_named(data: Namespace) -> str:
+    """The dataset a config's DataModule names, read from the config (nothing is built or read)."""
+    if data.class_path.endswith("ImageFolderDataModule"):
+        return "image_folder"
+    return data.init_args.get("dataset") or "mnist"
+
+
+def configured_shape(data: Namespace) -> tuple[int, int, int] | None:
+    """The (C, H, W) a config's DataModule gives, from its options alone (None: a DataModule of someone else's)."""
+    if data.class_path.endswith("ImageFolderDataModule"):
+        size = data.init_args.get("image_size") or 32
+        return (data.init_args.get("channels") or 3, size, size)
+    return MNISTDataModule.img_shape if data.class_path.endswith("MNISTDataModule") else None
 
 
 def check_crcs(path: Path) -> None:

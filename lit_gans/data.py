@@ -428,3 +428,51 @@ def labelled_subset(labels: torch.Tensor, per_class: int, seed: int) -> torch.Te
             raise LitGansError(f"only {len(where)} training images of class {int(value)}; asked {per_class} per class")
         chosen.append(where[torch.randperm(len(where), generator=generator)[:per_class]])
     return torch.cat(chosen)
+
+
+def describe_data(datamodule, img_shape, num_classes) -> dict:
+    """What a checkpoint keeps of its data so that it can draw samples without it: the images' shape, the classes and
+    their names, the dataset's name (which picks the shipped evaluator) and how pixels map to [-1, 1]."""
+    names = getattr(datamodule, "class_names", None)
+    return {
+        "class_path": f"{type(datamodule).__module__}.{type(datamodule).__name__}" if datamodule else None,
+        "dataset": getattr(datamodule, "dataset", None) or "mnist",  # a Trainer fed plain DataLoaders: MNIST's
+        "img_shape": list(img_shape),
+        "num_classes": int(num_classes),
+        "class_names": [str(name) for name in names] if names is not None else None,
+        "normalisation": "uint8 pixel p -> p / 127.5 - 1 (0 -> -1, 255 -> 1)",  # to_unit_range, for every dataset
+    }
+
+
+class SamplingData(L.LightningDataModule):
+    """The data of a trained model without its images: shapes, class names and the dataset's name, from a checkpoint
+    (``describe_data``). ``predict`` and ``explore`` use it, so they read no image and need no dataset on disk.
+
+    Args:
+        img_shape: (C, H, W) of the images the model draws.
+        num_classes: classes of the data it was trained on (0: none).
+        class_names: their names (None: numbers).
+        dataset: the dataset's name ("mnist", "fashion_mnist", "image_folder").
+        predict_samples: how many samples ``predict`` generates (linked from ``--samples.count``).
+        val_batch_size: samples per ``predict`` batch.
+    """
+
+    def __init__(
+        self,
+        img_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        class_names: list[str] | None = None,
+        dataset: str = "mnist",
+        predict_samples: int = 64,
+        val_batch_size: int = 500,
+    ):
+        super().__init__()
+        if predict_samples <= 0:
+            raise LitGansError(f"the sample count must be positive, got {predict_samples}; e.g. --samples.count 64")
+        self.save_hyperparameters()
+        self.img_shape, self.num_classes, self.dataset = tuple(img_shape), num_classes, dataset
+        self.class_names = class_names
+
+    def predict_dataloader(self) -> DataLoader:
+        # predict generates: each "batch" is the indices of the samples to draw (index = seed offset)
+        return DataLoader(torch.arange(self.hparams.predict_samples), batch_size=self.hparams.val_batch_size)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_png, encode_png
 
 from lit_gans.callbacks import LatentTraversal
-from lit_gans.data import MNISTDataModule, load_split, to_uint8, to_unit_range
+from lit_gans.data import DATASETS, MNISTDataModule, default_data_dir, load_split, to_uint8, to_unit_range
 from lit_gans.errors import LitGansError
 from lit_gans.models import GANModule
 
@@ -119,7 +119,8 @@ class Explorer:
                 control["names"] = list(class_names)
             self.controls.append(control)
         # a variant whose D reads its conditions back from an image (``read_conditions``): a copy in eval mode, as G's
-        self.reader = copy.deepcopy(model).to(self.device).eval() if hasattr(model, "read_conditions") else None
+        reads = hasattr(model, "read_conditions") and getattr(model, "discriminator", None) is not None  # not shipped
+        self.reader = copy.deepcopy(model).to(self.device).eval() if reads else None
         self.test_images = RealImages(test_images, tuple(model.hparams.img_shape)) if self.reader else None
         self.lock = threading.Lock()  # one redraw at a time: torch already uses every core it is given
 
@@ -499,6 +500,9 @@ def serve_checkpoint(model: GANModule, ckpt_path: str | None, datamodule=None, t
     if ckpt_path is not None:
         checkpoint = torch.load(Path(ckpt_path), map_location="cpu", weights_only=True)
         model.load_state_dict(checkpoint["state_dict"])
+    elif getattr(model, "shipped", None):  # --ckpt_path pretrained: the CLI put the shipped weights in
+        run = model.shipped["run"]
+        print(f"lit_gans: exploring the shipped model {model.shipped['name']} (seed {run['seed']}, step {run['step']})")
     else:
         print("lit_gans: exploring the untrained weights (--ckpt_path untrained)", file=sys.stderr)
     traversal = [c for c in (trainer.callbacks if trainer else []) if isinstance(c, LatentTraversal)]
@@ -507,5 +511,8 @@ def serve_checkpoint(model: GANModule, ckpt_path: str | None, datamodule=None, t
     test_images = None  # MNIST's and Fashion-MNIST's test split, read when the page first asks for a real image
     if isinstance(datamodule, MNISTDataModule):
         test_images = partial(load_split, datamodule.data_dir, False, datamodule.folder)
+    elif getattr(datamodule, "dataset", None) in DATASETS:  # SamplingData: the checkpoint's data, not read at start
+        folder = DATASETS[datamodule.dataset].__name__
+        test_images = partial(load_split, default_data_dir(folder), False, folder)
     class_names = getattr(datamodule, "class_names", None)
     serve(model, class_names=class_names, span=span, device=device, test_images=test_images, **kwargs)

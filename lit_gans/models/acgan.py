@@ -76,11 +76,14 @@ class ACGAN(ClassConditional, GANModule):
     # ---- measures: D's classifier on real digits, and whether samples are of the asked class --------------------
 
     def validation_step(self, batch, batch_idx):
+        if self.discriminator is None:  # a shipped AC-GAN holds G only: its measure is the sample accuracy
+            return
         real, labels = batch
         _, cls_real = self.discriminator(real)
         self.d_class_accuracy.update(cls_real, labels)
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/d_class_accuracy", self.d_class_accuracy.compute(), prog_bar=True)
+        if self.discriminator is not None:
+            self.log("val/d_class_accuracy", self.d_class_accuracy.compute(), prog_bar=True)
         self.d_class_accuracy.reset()
         self.log_sample_accuracy()

@@ -13,7 +13,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lit_gans.data import to_uint8
+from lit_gans import pretrained
+from lit_gans.data import describe_data, to_uint8
 from lit_gans.errors import LitGansError
 from lit_gans.lightning_private import leave_out_of_global_step, logger_writes_this_step
 
@@ -70,6 +71,22 @@ class GANModule(LightningModule):
         self._pending_checks: list[tuple[str, torch.Tensor, int]] = []  # (name, loss, step), checked once a step
         self._frozen_by_optimizer: dict[tuple, list[nn.Parameter]] = {}  # toggle_optimizer's cache
         self._toggled: list[tuple[nn.Parameter, bool]] = []
+
+    @classmethod
+    def load_pretrained(cls, name: str | None = None, map_location: str | torch.device = "cpu") -> "GANModule":
+        """A trained model of this variant shipped with lit_gans, in eval mode: ``InfoGAN.load_pretrained()``,
+        ``InfoGAN.load_pretrained("infogan_fewlabel")``, ``GAN.load_pretrained("dcgan")`` (docs/pretrained.md).
+
+        Args:
+            name: the shipped model (``lit_gans.pretrained.names()``); None: the one named after the class
+                (``infogan`` for InfoGAN, ``gan`` (the vanilla GAN) for GAN, ``acgan`` for ACGAN).
+            map_location: the device to put it on.
+        """
+        name = name or cls.__name__.lower()
+        model = pretrained.load(name, map_location)
+        if not isinstance(model, cls):
+            raise LitGansError(f"shipped model {name} is a {type(model).__name__}; load it with that class")
+        return model
 
     @staticmethod
     def _paper_adam(lr: float) -> OptimizerCallable:
@@ -300,7 +317,8 @@ class GANModule(LightningModule):
         self._training_rng = None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["lit_gans"] = {"variant": self.variant}
+        data = describe_data(self.trainer.datamodule, self.hparams.img_shape, self.hparams.num_classes)
+        checkpoint["lit_gans"] = {"variant": self.variant, "data": data}  # data: predict and explore without it
         checkpoint["rng"] = self._training_rng or rng_state()  # what the next training step draws
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
