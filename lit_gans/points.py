@@ -112,7 +112,7 @@ class GaussianMixtureDataModule(L.LightningDataModule):
         batch_size: int = 128,  # DCGAN's batch, as the other configs; PacGAN 100, WGAN-GP's toy 256, Unrolled 512
         batches_per_epoch: int = 1000,
         val_points: int = 2500,  # the papers measure 2,500 samples; as many real points for the pictures
-        val_batch_size: int = 2500,
+        val_batch_size: int = 500,  # as the image DataModules' (the CLI carries it over from its default MNIST)
         predict_samples: int = 2500,
     ):
         super().__init__()

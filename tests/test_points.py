@@ -19,7 +19,7 @@ from lit_gans.metrics import resolve_backbone
 from lit_gans.models import ACGAN, GAN, WGANGP, InfoGAN
 from lit_gans.points import FreshBatches, GaussianMixtureDataModule, mixture_centers
 
-# ---- the mixtures ------------------------------------------------------------------------------------------------------
+# ---- the mixtures ----------------------------------------------------------------------------------------------------
 
 
 def test_the_ring_has_eight_distinct_modes_on_the_unit_circle_and_the_grid_25_two_apart():
@@ -94,7 +94,7 @@ def test_the_data_itself_covers_every_mode_with_the_chi_distribution_share_in_th
     assert modes == len(datamodule.centers) and good == pytest.approx(1 - math.exp(-4.5), abs=0.003)
 
 
-# ---- networks and variants ---------------------------------------------------------------------------------------------
+# ---- networks and variants -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", [GAN, WGANGP])
@@ -126,7 +126,7 @@ def test_fid_is_and_kid_do_not_apply_to_points():
         resolve_backbone("evaluator", "points")
 
 
-# ---- D's heat map ------------------------------------------------------------------------------------------------------
+# ---- D's heat map ----------------------------------------------------------------------------------------------------
 
 
 class Slope(nn.Module):
@@ -174,7 +174,7 @@ def test_the_heat_map_of_a_critic_is_stretched_over_its_scores():
     torch.testing.assert_close(picture[:, 20, -2], VIRIDIS[0], atol=0.02, rtol=0)
 
 
-# ---- the configs through the CLI ---------------------------------------------------------------------------------------
+# ---- the configs through the CLI -------------------------------------------------------------------------------------
 
 SHORT = ["--trainer.max_steps=40", "--trainer.val_check_interval=20", "--progress.every_n_steps=10"]
 

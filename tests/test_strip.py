@@ -1,4 +1,4 @@
-"""The progress strip: which steps it keeps, the picture and animation it writes, resumption, and its cost between rows."""
+"""The progress strip: the steps it keeps, the picture and animation it writes, resumption, its cost between rows."""
 
 import pytest
 import torch

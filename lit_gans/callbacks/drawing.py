@@ -2,8 +2,10 @@
 map, points marked on a picture of the plane, a caption band. Used by the 2D toy's heat map, the sample grid and the
 progress strip."""
 
+import functools
+
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # matplotlib's viridis at 0, 1/4, 1/2, 3/4 and 1: dark purple (D says generated) to yellow (D says real)
 VIRIDIS = torch.tensor([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]]) / 255.0
@@ -40,12 +42,21 @@ def draw_points(image: torch.Tensor, points: torch.Tensor, extent: float, colour
     return image
 
 
+@functools.cache
+def font() -> ImageFont.ImageFont:
+    """Pillow's built-in font at 11 pixels (Pillow >= 10.1 with FreeType); older Pillows have only its bitmap font."""
+    try:
+        return ImageFont.load_default(size=11)
+    except (TypeError, ImportError, OSError):
+        return ImageFont.load_default()
+
+
 def with_caption(image: torch.Tensor, lines: list[str]) -> torch.Tensor:
     """``image`` (3, H, W) in [0, 1] with ``lines`` of text in a white band above it (Pillow's built-in font)."""
     band = Image.new("RGB", (image.size(-1), 12 * len(lines) + 4), "white")
     draw = ImageDraw.Draw(band)
     for i, line in enumerate(lines):
-        draw.text((3, 2 + 12 * i), line, fill="black")
+        draw.text((3, 1 + 12 * i), line, fill="black", font=font())
     text = torch.frombuffer(bytearray(band.tobytes()), dtype=torch.uint8).view(band.height, band.width, 3)
     return torch.cat([text.permute(2, 0, 1).float() / 255.0, image.cpu().float()], dim=1)
 
@@ -53,7 +64,7 @@ def with_caption(image: torch.Tensor, lines: list[str]) -> torch.Tensor:
 def with_label(image: torch.Tensor, text: str, width: int = 64) -> torch.Tensor:
     """``image`` (3, H, W) in [0, 1] with ``text`` written in a white band of ``width`` pixels at its left."""
     band = Image.new("RGB", (width, image.size(1)), "white")
-    ImageDraw.Draw(band).text((3, max(0, image.size(1) // 2 - 6)), text, fill="black")
+    ImageDraw.Draw(band).text((3, max(0, image.size(1) // 2 - 6)), text, fill="black", font=font())
     text = torch.frombuffer(bytearray(band.tobytes()), dtype=torch.uint8).view(band.height, band.width, 3)
     return torch.cat([text.permute(2, 0, 1).float() / 255.0, image.cpu().float()], dim=2)
 

@@ -67,7 +67,7 @@ class DiscriminatorMap(ImageCallback):
         else:
             low, high = torch.quantile(scores, torch.tensor([0.02, 0.98]))
             heat = (scores - low) / (high - low).clamp(min=1e-12)
-            scale = f"D score: purple {low:.3g} or less .. yellow {high:.3g} or more"
+            scale = f"score of D: purple {low:.3g} or less .. yellow {high:.3g} or more"
         image = colour_map(heat.view(self.size, self.size))
         draw_points(image, datamodule.points(self.num_points), extent, REAL)
         draw_points(image, pl_module.sample(self.num_points, seed=self.seed), extent, FAKE)
