@@ -50,7 +50,7 @@ def mode_coverage(
 ) -> tuple[int, float]:
     """(modes covered, share of high-quality samples) of generated points (N, 2) against a mixture's means (K, 2).
 
-    VEEGAN's definitions (Srivastava et al. 2017, section 5.1; PacGAN's MetricLogger counts the same): a sample is of
+    VEEGAN's definitions (Srivastava et al. 2017; PacGAN's MetricLogger counts the same): a sample is of
     high quality if it lies within ``within`` = 3 standard deviations of the nearest mode; a mode is covered if it is
     the nearest mode of at least ``min_count`` = 1 high-quality sample. The papers draw 2,500 samples.
     """

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gans.errors import LitGansError
 
-STD = {"ring": 0.01, "grid": 0.05}  # VEEGAN's and PacGAN's standard deviations (PacGAN's configs: 0.01 and 0.05)
+STD = {"ring": 0.01, "grid": 0.05}  # PacGAN's configs (2DRing, 2DGrid); GDPP's code, scored as VEEGAN, the same
 VAL_SEED = 0  # the validation points are the same for every run, as a test split is
 
 
@@ -94,7 +94,7 @@ class GaussianMixtureDataModule(L.LightningDataModule):
 
     Args:
         mixture: "ring" (8 Gaussians on the unit circle, std 0.01) or "grid" (25 on {-4, -2, 0, 2, 4}^2, std 0.05), as
-            VEEGAN and PacGAN set them. Unrolled GAN's ring (radius 2, std 0.02) is the same ring twice as large.
+            PacGAN's code sets them; WGAN-GP's toy ring (radius 2, std 0.02, rescaled) is this ring at another scale.
         std: standard deviation of every component; None: the mixture's published value.
         batch_size: points per training batch on each device.
         batches_per_epoch: fresh batches that make an epoch (the data never run out; the epoch only paces Lightning).
