@@ -6,7 +6,8 @@ mean ``GANDDPStrategy`` for lit_gans' GANs: Lightning's own DDP cannot train a m
 ``find_unused_parameters``. Every other LightningModule still gets Lightning's DDP, unchanged.
 """
 
-from lit_gans import callbacks, data, image_folder, losses, models, nets  # image_folder: --data ImageFolderDataModule
+# image_folder and points: --data ImageFolderDataModule, --data GaussianMixtureDataModule
+from lit_gans import callbacks, data, image_folder, losses, models, nets, points
 from lit_gans.callbacks import default_callbacks
 from lit_gans.errors import LitGansError
 from lit_gans.strategies import GANDDPStrategy, register
@@ -23,4 +24,5 @@ __all__ = [
     "losses",
     "models",
     "nets",
+    "points",
 ]

@@ -23,9 +23,11 @@ from lit_gans.callbacks import (
     InterruptCheckpoint,
     NoDebris,
     ProgressBar,
+    ProgressStrip,
     SampleGrid,
     SampleWriter,
     ValidateLastStep,
+    point_callbacks,
     variant_pictures,
 )
 from lit_gans.data import MNISTDataModule, SamplingData
@@ -92,7 +94,7 @@ def bad_value(lines: list[str]) -> str | None:
 
 
 VARIANTS = ", ".join(f"lit_gans.models.{name}" for name in models.__all__ if name != "GANModule")
-DATAMODULES = "MNISTDataModule (the default), ImageFolderDataModule"
+DATAMODULES = "MNISTDataModule (the default), ImageFolderDataModule, GaussianMixtureDataModule"
 
 
 def not_a_class(lines: list[str]) -> str | None:
@@ -215,6 +217,7 @@ class GANCLI(ConfigOverCheckpointCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(SampleGrid, "images")
+        parser.add_lightning_class_args(ProgressStrip, "progress")  # images/progress.png: the run at a glance
         parser.add_lightning_class_args(GenerationMetrics, "metrics")
         parser.add_lightning_class_args(GANCheckpoint, "checkpoint")
         parser.set_defaults(
@@ -266,7 +269,8 @@ class GANCLI(ConfigOverCheckpointCLI):
             )
         given = config.get("callbacks") or []
         added = [InterruptCheckpoint(), ValidateLastStep(), NoDebris()]
-        added += [c for c in variant_pictures(self.model) if not any(isinstance(g, type(c)) for g in given)]
+        pictures = variant_pictures(self.model) + point_callbacks(self.datamodule)  # the 2D toy's map and measures
+        added += [c for c in pictures if not any(isinstance(g, type(c)) for g in given)]
         if config.get("enable_progress_bar") is not False and not any(
             isinstance(c, LightningProgressBar) for c in given
         ):

@@ -19,6 +19,7 @@ from lit_gans.errors import LitGansError
 from lit_gans.evaluator import WEIGHTS, Evaluator, load_evaluator
 
 BACKBONES = ("auto", "evaluator", "inception", "none")  # auto: the dataset's evaluator when it has one, else Inception
+NO_IMAGES = ("points",)  # datasets FID, IS and KID cannot measure (the 2D toy): auto means none
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # the file torch-fidelity downloads
 
 
@@ -29,9 +30,17 @@ def dataset_of(trainer) -> str:
 
 
 def resolve_backbone(backbone: str, dataset: str) -> str:
-    """ "auto" -> "evaluator" for a dataset that has a shipped evaluator, else "inception"; other names as given."""
+    """ "auto" -> "evaluator" for a dataset that has a shipped evaluator, "none" for points, else "inception"; other
+    names as given, except an image backbone on points, which is refused."""
     if backbone not in BACKBONES:
         raise LitGansError(f"metrics.backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+    if dataset in NO_IMAGES:
+        if backbone not in ("auto", "none"):
+            raise LitGansError(
+                f"--metrics.backbone {backbone}: FID, IS and KID measure images, and the data are 2D points; use "
+                f"--metrics.backbone none (the toy's own measures, val/modes and val/high_quality, are logged anyway)"
+            )
+        return "none"
     if backbone == "auto":
         return "evaluator" if dataset in WEIGHTS else "inception"
     return backbone

@@ -1,7 +1,7 @@
 """Plain nn.Module networks. A variant is which of these it gets, not a subclass.
 
-Images (B, C, H, W) in [-1, 1] with C 1 or 3 and H = W one of ``SIZES`` (MNIST: 1 x 28 x 28); generator inputs
-(B, input_dim).
+Images (B, C, H, W) in [-1, 1] with C 1 or 3 and H = W one of ``SIZES`` (MNIST: 1 x 28 x 28), or points (B, 2) of the
+2D toy; generator inputs (B, input_dim).
 """
 
 import math
@@ -30,6 +30,11 @@ def map_side(size: int) -> tuple[int, int]:
 
 def conv_shape(img_shape) -> tuple[int, int]:
     """(channels, size) of square images (C, H, W), checked: what the convolutional networks are built from."""
+    if len(img_shape) != 3:
+        raise LitGansError(
+            f"the convolutional networks take images (C, H, W), but the data are points of shape {tuple(img_shape)}; "
+            f"train points with the point networks: GAN or WGANGP with --model.init_args.arch points"
+        )
     channels, height, width = img_shape
     if height != width:
         raise LitGansError(f"the convolutional networks take square images, got {height}x{width}")
@@ -106,6 +111,54 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)  # (B,) logits
+
+
+# ---- the 2D toy (Unrolled GAN, VEEGAN, PacGAN, WGAN-GP's toy): small ReLU perceptrons on points ----------------
+
+
+def point_mlp(in_features: int, hidden, out_features: int) -> nn.Sequential:
+    """(Linear, ReLU) per hidden width, then a linear output; PyTorch's default init, as WGAN-GP's toy code (He)."""
+    layers, width = [], in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, out_features))
+
+
+class PointGenerator(nn.Module):
+    """z -> (Linear, ReLU) x len(hidden) -> a linear point: no Tanh (points keep the mixture's coordinates, which reach
+    +-4 on the grid) and no BatchNorm, as the toy generators of Unrolled GAN and WGAN-GP.
+
+    Args:
+        input_dim: size of z.
+        dim: dimensions of a point.
+        hidden: widths of the hidden layers.
+    """
+
+    def __init__(self, input_dim: int, dim: int = 2, hidden=(128, 128)):
+        super().__init__()
+        self.input_dim = input_dim
+        self.net = point_mlp(input_dim, hidden, dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)  # (B, dim)
+
+
+class PointDiscriminator(nn.Module):
+    """Point -> (Linear, ReLU) x len(hidden) -> one logit (or one critic score): no normalisation, so that the
+    gradient penalty can be taken per point.
+
+    Args:
+        dim: dimensions of a point.
+        hidden: widths of the hidden layers.
+    """
+
+    def __init__(self, dim: int = 2, hidden=(128, 128)):
+        super().__init__()
+        self.net = point_mlp(dim, hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # (B,)
 
 
 # ---- the DCGAN authors' MNIST networks (Radford et al. 2015, dcgan_code/mnist), which InfoGAN (Chen et al. 2016,

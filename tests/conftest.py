@@ -1,5 +1,6 @@
 import errno
 import importlib
+import inspect
 import os
 import signal
 import subprocess
@@ -20,13 +21,30 @@ def _model_block(config: Path) -> dict:
     return yaml.safe_load(config.read_text()).get("model") or {}
 
 
+def data_class(config: Path) -> type:
+    """The DataModule a variant's config trains on (MNIST's unless it names another)."""
+    class_path = (yaml.safe_load(config.read_text()).get("data") or {}).get(
+        "class_path", "lit_gans.data.MNISTDataModule"
+    )
+    module, name = class_path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def takes(variant: Path, overlay: Path) -> bool:
+    """Whether ``overlay`` is laid over ``variant``: an overlay with model options (infogan_fewlabel.yaml) is for the
+    variant its name starts with; data options (fashion_mnist.yaml, grid.yaml) are for the variants whose DataModule
+    takes them; the rest (tiny.yaml, bf16.yaml) for every variant."""
+    if _model_block(overlay):
+        return overlay.stem.startswith(f"{variant.stem}_")
+    data = yaml.safe_load(overlay.read_text()).get("data") or {}
+    options = set(data.get("init_args", data)) - {"class_path"}
+    return options <= set(inspect.signature(data_class(variant)).parameters)
+
+
 VARIANTS = [c for c in CONFIGS if "class_path" in _model_block(c)]  # configs that name a variant
 OVERLAYS = [c for c in CONFIGS if c not in VARIANTS]  # laid over a variant: data, budget, a variant's options
-# every variant alone and under every overlay it takes: an overlay with model options (infogan_fewlabel.yaml) is for
-# the variant its name starts with; the others (fashion_mnist.yaml, tiny.yaml) for every variant
-RUNS = [[v] for v in VARIANTS] + [
-    [v, o] for v in VARIANTS for o in OVERLAYS if not _model_block(o) or o.stem.startswith(f"{v.stem}_")
-]
+RUNS = [[v] for v in VARIANTS] + [[v, o] for v in VARIANTS for o in OVERLAYS if takes(v, o)]  # every pair that fits
+POINT_VARIANTS = [v for v in VARIANTS if data_class(v).__name__ == "GaussianMixtureDataModule"]  # the 2D toy
 # keep every CLI run in tests small: few steps, a small metric sample, no progress bar
 FAST = [
     "--trainer.enable_progress_bar=false",

@@ -317,3 +317,28 @@ def test_data_path_measures_every_arm_at_each_size_and_extrapolates(tmp_path, ca
     at = lines.index("30 hard links to JPEGs, 28 px: the bookkeeping per image, decoding aside")
     assert lines[at + 1].split()[:3] == ["build,", "no", "decoding"] and lines[at + 2].split()[0] == "read"
     assert "B anon per image" in lines[at + 2]
+
+
+def test_toy_writes_a_row_per_run_and_the_mean_and_spread_of_each_setting(tmp_path, capsys):
+    toy = load("toy")
+    out = tmp_path / "toy.csv"
+    argv = ["--seeds", "0", "1", "--losses", "gan", "hinge", "--mixtures", "ring", "--out", str(out)]
+    fast = ["--trainer.max_steps=4", "--trainer.val_check_interval=2", "--trainer.enable_model_summary=false"]
+    summary = toy.run([*argv, "--log-dir", str(tmp_path / "logs"), *fast])
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["mixture"], r["loss"], r["seed"], r["step"]) for r in rows] == [
+        ("ring", loss, seed, "4") for loss in ("gan", "hinge") for seed in "01"
+    ]
+    assert all(0 <= int(r["modes"]) <= 8 and 0 <= float(r["high_quality"]) <= 1 and r["threads"] == "1" for r in rows)
+    gan = summary["ring", "gan"]
+    assert gan["modes"] == [int(r["modes"]) for r in rows[:2]]
+    assert (tmp_path / "logs" / "ring_hinge" / "seed_1" / "lightning_logs" / "version_0" / "images").is_dir()
+    printed = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("| ring (max 8) | ") for line in printed) == 2
+    assert printed[-1].startswith("toy: 4 runs in 2 settings; the ring GAN's fit took ")
+    again = ["--seeds", "1", "--losses", "gan", "--mixtures", "ring", "--out", str(out), "--log-dir", str(tmp_path)]
+    toy.run([*again, *fast])  # a run done again replaces its row
+    with open(out) as f:
+        assert len(list(csv.DictReader(f))) == 4
+    assert toy.run(["--summarize", str(out)])["ring", "hinge"]["modes"] == [int(r["modes"]) for r in rows[2:]]

@@ -43,7 +43,8 @@ def test_fit_logs_scalars_images_pngs_and_last_ckpt(run_cli, tmp_path):
     assert {"loss/d", "loss/g", "D(x)", "D(G(z))", "val/fid", "val/is", "val/kid"} <= set(tags["scalars"])
     assert "samples" in tags["images"]
     pngs = sorted(p.name for p in (version / "images").glob("*.png"))
-    assert pngs == ["samples_step000002.png", "samples_step000004.png"]  # step 4 logged once, not twice
+    assert pngs == ["progress.png", "samples_step000002.png", "samples_step000004.png"]  # step 4 logged once, not twice
+    assert "progress" in tags["images"]  # the progress strip of every run, to TensorBoard at the end
     assert (version / "checkpoints" / "last.ckpt").is_file()
 
 

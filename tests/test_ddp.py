@@ -58,7 +58,8 @@ def check_one_run(result, tmp_path):
     acc.Reload()
     fid = acc.Scalars("val/fid")
     assert [event.step for event in fid] == [4]  # once per validation, not once per rank; at the pictures' step
-    assert sorted(p.name for p in (versions[0] / "images").iterdir()) == ["samples_step000004.png"]
+    pictures = sorted(p.name for p in (versions[0] / "images").iterdir())  # one set, drawn by rank zero
+    assert pictures == ["progress.gif", "progress.png", "samples_step000004.png"]
     checkpoint = torch.load(versions[0] / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 4
 

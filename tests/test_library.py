@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import lit_gans
 from lit_gans import models
-from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, SampleGrid
+from lit_gans.callbacks import GANCheckpoint, GenerationMetrics, InterruptCheckpoint, ProgressStrip, SampleGrid
 from lit_gans.cli import GANCLI
 from lit_gans.data import to_uint8
 from lit_gans.errors import LitGansError
@@ -202,10 +202,12 @@ def test_default_callbacks_are_the_clis(tmp_path, monkeypatch):
         "GANCheckpoint",
         "InterruptCheckpoint",
         "ValidateLastStep",
+        "ProgressStrip",
     }
 
     callbacks = lit_gans.default_callbacks(every_n_steps=7, num_eval_samples=100, checkpoint_dir=str(tmp_path))
-    grid, metrics, checkpoint, interrupt, _ = callbacks
+    grid, metrics, checkpoint, interrupt, _, strip = callbacks
+    assert isinstance(strip, ProgressStrip) and strip.every_n_steps == 100  # its own interval, not the pictures' 7
     assert isinstance(grid, SampleGrid) and grid.every_n_steps == 7
     assert isinstance(metrics, GenerationMetrics) and metrics.num_eval_samples == 100
     assert isinstance(checkpoint, GANCheckpoint) and checkpoint._every_n_train_steps == 7

@@ -9,8 +9,17 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid, save_image
 
+from lit_gans.callbacks.drawing import points_panel
 from lit_gans.data import to_unit_interval
 from lit_gans.errors import LitGansError
+
+
+def image_folder(trainer: Trainer) -> Path:
+    """``<log_dir>/images``, created: where the PNG pictures go. The logger's folder, not ``trainer.log_dir``: that one
+    broadcasts, and pictures are drawn on rank zero only."""
+    folder = Path(getattr(trainer.logger, "log_dir", None) or trainer.default_root_dir) / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class ImageCallback(Callback):
@@ -58,9 +67,7 @@ class ImageCallback(Callback):
                 images = self.make_images(pl_module)
         finally:
             generator.train(was_training)
-        # the logger's folder, not trainer.log_dir: that one broadcasts, and only rank zero is here
-        folder = Path(getattr(trainer.logger, "log_dir", None) or trainer.default_root_dir) / "images"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = image_folder(trainer)
         for tag, (batch, nrow) in images.items():
             grid = make_grid(to_unit_interval(batch), nrow=nrow, padding=2, pad_value=1.0)
             save_image(grid, folder / f"{tag.replace('/', '_')}_step{step:06d}.png")
@@ -70,7 +77,8 @@ class ImageCallback(Callback):
 
 
 class SampleGrid(ImageCallback):
-    """A grid of samples from the same fixed noise every time, so progress is visible at a glance.
+    """A grid of samples from the same fixed noise every time, so progress is visible at a glance; on the 2D toy's
+    points, one picture of the samples over the plane.
 
     Args:
         num_samples: pictures in the grid (a square number reads best).
@@ -85,6 +93,9 @@ class SampleGrid(ImageCallback):
 
     def make_images(self, pl_module):
         images = pl_module.sample(self.num_samples, seed=self.seed)
+        if images.dim() == 2:  # (N, 2) points: a scatter of them, in [-1, 1] as images are
+            panel = points_panel(images, getattr(pl_module.trainer, "datamodule", None))
+            return {"samples": (panel.mul(2).sub(1)[None], 1)}
         return {"samples": (images, math.isqrt(self.num_samples - 1) + 1)}
 
 

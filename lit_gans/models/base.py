@@ -25,7 +25,7 @@ class GANModule(LightningModule):
     Subclasses build ``self.generator`` and ``self.discriminator``, then call ``self.init_ema()``.
 
     Args:
-        img_shape: (C, H, W) of the data, linked from the DataModule by the CLI.
+        img_shape: (C, H, W) of the images, or (2,) for the points of the 2D toy; linked from the DataModule by the CLI.
         num_classes: number of labels in the data, linked from the DataModule by the CLI.
         optimizer_g: the generator's optimizer; None means Adam(lr=paper_lr_g, betas=(0.5, 0.999)).
         optimizer_d: the discriminator's optimizer; None means Adam(lr=paper_lr_d, betas=(0.5, 0.999)).
@@ -43,7 +43,7 @@ class GANModule(LightningModule):
     def __init__(
         self,
         *,
-        img_shape: tuple[int, int, int] = (1, 28, 28),
+        img_shape: tuple[int, ...] = (1, 28, 28),
         num_classes: int = 10,
         optimizer_g: OptimizerCallable | None = None,
         optimizer_d: OptimizerCallable | None = None,
@@ -360,9 +360,11 @@ class GANModule(LightningModule):
 
 
 def data_of(img_shape, num_classes) -> str:
-    """(3, 64, 64), 0 -> "3x64x64 images with no labels", for messages about a checkpoint's data."""
+    """(3, 64, 64), 0 -> "3x64x64 images with no labels", for messages about a checkpoint's data; (2,), 8 -> "2-D
+    points with 8 classes"."""
     labels = f"{num_classes} classes" if num_classes else "no labels"
-    return f"{'x'.join(map(str, img_shape))} images with {labels}"
+    data = f"{img_shape[0]}-D points" if len(img_shape) == 1 else f"{'x'.join(map(str, img_shape))} images"
+    return f"{data} with {labels}"
 
 
 def rng_state() -> dict:

@@ -14,6 +14,7 @@ ARCHS = {  # a variant is which networks it gets: (latent_dim, img_shape) -> (ge
         nets.ConvGenerator(z, *nets.conv_shape(shape)),
         nets.ConvDiscriminator(shape[0], size=shape[1]),
     ),
+    "points": lambda z, shape: (nets.PointGenerator(z, shape[0]), nets.PointDiscriminator(shape[0])),  # the 2D toy
 }
 LOSSES = {  # a variant also names its loss pair: (D's loss, G's loss), both on D's raw outputs
     "bce": (losses.d_loss, losses.g_loss),  # Goodfellow et al. 2014, with the non-saturating G loss
@@ -25,7 +26,8 @@ class GAN(GANModule):
     """The unconditional GAN: the minimax game with the non-saturating generator loss, or another loss pair.
 
     Args:
-        arch: "mlp" (vanilla GAN, multilayer perceptrons) or "dcgan" (the DCGAN authors' MNIST networks).
+        arch: "mlp" (vanilla GAN, multilayer perceptrons), "dcgan" (the DCGAN authors' MNIST networks) or "points"
+            (small ReLU perceptrons for the 2D toy's points, ``points.GaussianMixtureDataModule``).
         latent_dim: size of the noise z ~ N(0, I).
         loss: "bce" (the GAN paper's, G non-saturating) or "hinge" (SNGAN's).
         spectral_norm: spectrally normalise every layer of D (Miyato et al. 2018).
@@ -34,7 +36,7 @@ class GAN(GANModule):
 
     def __init__(
         self,
-        arch: Literal["mlp", "dcgan"] = "dcgan",
+        arch: Literal["mlp", "dcgan", "points"] = "dcgan",
         latent_dim: int = 100,  # DCGAN paper: 100-dimensional z
         loss: Literal["bce", "hinge"] = "bce",
         spectral_norm: bool = False,
@@ -54,7 +56,7 @@ class GAN(GANModule):
         return f"GAN(arch={self.hparams.arch})"
 
     def training_step(self, batch, batch_idx):
-        real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
+        real, _ = batch  # (B, 1, 28, 28) in [-1, 1] (points: (B, 2)); labels unused
         opt_g, opt_d = self.optimizers_counting_g_steps()
         fake = self.generator(self.sample_inputs(real.size(0))["z"])  # computed once, used by both updates
 

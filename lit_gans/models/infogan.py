@@ -94,6 +94,7 @@ class InfoGAN(GANModule):
     ):
         super().__init__(**kwargs)
         img_shape, num_classes = self.hparams.img_shape, self.hparams.num_classes
+        nets.conv_shape(img_shape)  # images only: points get their one-line error before the checks below read H, W
         if not categorical or min(categorical) < 2:
             raise LitGansError(f"model.categorical needs at least one code of size >= 2, got {categorical}; e.g. [10]")
         if noise_dim < 1 or continuous < 0 or lambda_cat < 0 or lambda_cont < 0:

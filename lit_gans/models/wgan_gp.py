@@ -4,8 +4,11 @@ The critic C scores images without a sigmoid; E[C(x)] - E[C(G(z))] estimates the
 the data and G's distribution provided C is 1-Lipschitz. Instead of clipping C's weights (WGAN), the penalty
 lambda * (||grad C(x_hat)|| - 1)^2 on random interpolates x_hat between real and fake images keeps C's gradient
 norm near 1 where it matters. Algorithm 1: n_critic = 5 critic updates per generator update, lambda = 10, Adam.
-Networks: DCGAN's G (so that the two compare at the same step) and DCGAN's D with LayerNorm instead of BatchNorm.
+Networks: DCGAN's G (so that the two compare at the same step) and DCGAN's D with LayerNorm instead of BatchNorm; or,
+for the 2D toy, the point networks the GAN variants get there (the authors' toy code, gan_toy.py, has ReLU MLPs too).
 """
+
+from typing import Literal
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
@@ -15,12 +18,21 @@ from lit_gans import losses, nets
 from lit_gans.errors import LitGansError
 from lit_gans.models.base import GANModule
 
+ARCHS = {  # (latent_dim, img_shape) -> (generator, critic)
+    "dcgan": lambda z, shape: (  # DCGAN's G, so the two compare; DCGAN's D with LayerNorm as the critic
+        nets.ConvGenerator(z, *nets.conv_shape(shape)),
+        nets.ConvDiscriminator(shape[0], layer_norm=True, size=shape[1]),
+    ),
+    "points": lambda z, shape: (nets.PointGenerator(z, shape[0]), nets.PointDiscriminator(shape[0])),  # the 2D toy
+}
+
 
 class WGANGP(GANModule):
     """WGAN-GP: the critic minimises E[C(G(z))] - E[C(x)] + lambda_gp * GP; G minimises -E[C(G(z))].
 
     Args:
         latent_dim: size of the noise z ~ N(0, I).
+        arch: "dcgan" (the networks above) or "points" (the 2D toy's, ``points.GaussianMixtureDataModule``).
         lambda_gp: weight of the gradient penalty (the paper uses 10 in every experiment).
         **kwargs: what every variant takes (optimizers, ``d_steps``, ``ema_decay``, data shapes): see ``GANModule``;
             ``d_steps`` (critic updates per generator update) defaults to the paper's n_critic, 5.
@@ -34,6 +46,7 @@ class WGANGP(GANModule):
     def __init__(
         self,
         latent_dim: int = 100,  # DCGAN's z, so that G is DCGAN's G exactly
+        arch: Literal["dcgan", "points"] = "dcgan",
         lambda_gp: float = 10.0,  # the paper's lambda
         **kwargs,
     ):
@@ -42,9 +55,7 @@ class WGANGP(GANModule):
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         if not lambda_gp >= 0:
             raise LitGansError(f"model.lambda_gp must be >= 0, got {lambda_gp}; the paper uses 10")
-        channels, size = nets.conv_shape(self.hparams.img_shape)
-        self.generator = nets.ConvGenerator(latent_dim, channels, size)  # DCGAN's G, so the two compare
-        self.discriminator = nets.ConvDiscriminator(channels, layer_norm=True, size=size)  # the critic
+        self.generator, self.discriminator = ARCHS[arch](latent_dim, self.hparams.img_shape)  # D: the critic
         self.critic_real, self.critic_fake = MeanMetric(), MeanMetric()  # synced under DDP
         self.init_ema()
 
@@ -54,7 +65,7 @@ class WGANGP(GANModule):
         return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
 
     def training_step(self, batch, batch_idx):
-        real, _ = batch  # (B, 1, 28, 28) in [-1, 1]; labels unused
+        real, _ = batch  # (B, 1, 28, 28) in [-1, 1] (points: (B, 2)); labels unused
         opt_g, opt_d = self.optimizers_counting_g_steps()
         g_turn = (batch_idx + 1) % self.d_steps == 0  # G every d_steps batches, after d_steps critic updates
         z = self.sample_inputs(real.size(0))["z"]
