@@ -59,7 +59,7 @@ def draw(runs: dict[str, dict], out: Path, titles: list[str]) -> None:
 
     panels = [p for p in PANELS if any(tag in tags for tags in runs.values() for tag in p[1])]
     fig, axes = plt.subplots(len(runs), len(panels), figsize=(4.2 * len(panels), 2.9 * len(runs)), squeeze=False)
-    for row, ((name, tags), title) in enumerate(zip(runs.items(), titles, strict=True)):
+    for row, (tags, title) in enumerate(zip(runs.values(), titles, strict=True)):
         for col, (panel, wanted, limits) in enumerate(panels):
             ax = axes[row][col]
             for tag in wanted:
