@@ -398,10 +398,11 @@ class GANCLI(ConfigOverCheckpointCLI):
                 described = checkpoint.get("lit_gans", {}).get("data")
             except Exception:
                 return  # _check_ckpt names what is wrong with the file, in one line
-        if not described:
-            return  # a checkpoint from before checkpoints described their data: the config's data, as before
-        shape, theirs = configured_shape(config.data), tuple(described["img_shape"])
-        if (shape is not None and shape != theirs) or dataset != described["dataset"]:
+        shape = configured_shape(config.data)
+        if not described or shape is None:
+            return  # a checkpoint from before checkpoints described their data, or points: the config's data
+        theirs = tuple(described["img_shape"])
+        if shape != theirs or dataset != described["dataset"]:
             raise LitGansError(
                 f"the checkpoint was trained on {described['dataset']} ({'x'.join(map(str, theirs))}), the config's "
                 f"data are {dataset} ({'x'.join(map(str, shape or ['?']))}); pass the --data options it was trained "
@@ -439,11 +440,11 @@ class GANCLI(ConfigOverCheckpointCLI):
         self._require_ckpt()  # the same checks and one-line errors as predict
 
 
-def dataset_named(data: Namespace) -> str:
-    """The dataset a config's DataModule names, read from the config (nothing is built or read)."""
+def dataset_named(data: Namespace) -> str | None:
+    """The dataset a config's image DataModule names, read from the config (nothing is built or read)."""
     if data.class_path.endswith("ImageFolderDataModule"):
         return "image_folder"
-    return data.init_args.get("dataset") or "mnist"
+    return data.init_args.get("dataset") or "mnist" if data.class_path.endswith("MNISTDataModule") else None
 
 
 def configured_shape(data: Namespace) -> tuple[int, int, int] | None:

@@ -42,6 +42,22 @@ def conv_shape(img_shape) -> tuple[int, int]:
     return channels, height
 
 
+def check_arch(arch: str, img_shape) -> None:
+    """Point networks for points, image networks for images: the other way round would train something meaningless
+    (a Tanh image network squeezes the grid's points, at up to 4, into [-1, 1])."""
+    points = len(img_shape) == 1
+    if points and arch == "mlp":  # the convolutional ones say so in conv_shape
+        raise LitGansError(
+            f"--model.init_args.arch {arch} builds image networks, but the data are points of shape "
+            f"{tuple(img_shape)}; train points with --model.init_args.arch points (configs ring_gan, ring_hinge, ...)"
+        )
+    if not points and arch == "points":
+        raise LitGansError(
+            f"--model.init_args.arch points is for the 2D toy's points, but the data are images of shape "
+            f"{tuple(img_shape)}; pick an image architecture (dcgan, or mlp for the vanilla GAN)"
+        )
+
+
 def init_weights(module: nn.Module) -> None:
     """DCGAN's init (Radford et al. 2015, section 4): weights N(0, 0.02), BatchNorm scale N(1, 0.02), biases 0."""
     for m in module.modules():

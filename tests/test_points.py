@@ -120,6 +120,13 @@ def test_the_convolutional_networks_refuse_points_in_one_line(build):
         build()
 
 
+def test_image_perceptrons_refuse_points_and_point_networks_refuse_images():
+    with pytest.raises(LitGansError, match="arch mlp builds image networks, but the data are points of shape"):
+        GAN(arch="mlp", img_shape=(2,))
+    with pytest.raises(LitGansError, match="arch points is for the 2D toy's points, but the data are images"):
+        WGANGP(arch="points", img_shape=(1, 28, 28))
+
+
 def test_fid_is_and_kid_do_not_apply_to_points():
     assert resolve_backbone("auto", "points") == "none" and resolve_backbone("none", "points") == "none"
     with pytest.raises(LitGansError, match="measure images, and the data are 2D points; use --metrics.backbone none"):

@@ -45,6 +45,7 @@ class GAN(GANModule):
         super().__init__(**kwargs)
         if latent_dim < 1:
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
+        nets.check_arch(arch, self.hparams.img_shape)
         self.generator, self.discriminator = ARCHS[arch](latent_dim, self.hparams.img_shape)
         if spectral_norm:
             nets.spectral_norm_(self.discriminator)

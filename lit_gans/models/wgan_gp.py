@@ -55,6 +55,7 @@ class WGANGP(GANModule):
             raise LitGansError(f"model.latent_dim must be >= 1, got {latent_dim}")
         if not lambda_gp >= 0:
             raise LitGansError(f"model.lambda_gp must be >= 0, got {lambda_gp}; the paper uses 10")
+        nets.check_arch(arch, self.hparams.img_shape)
         self.generator, self.discriminator = ARCHS[arch](latent_dim, self.hparams.img_shape)  # D: the critic
         self.critic_real, self.critic_fake = MeanMetric(), MeanMetric()  # synced under DDP
         self.init_ema()
