@@ -342,3 +342,32 @@ def test_toy_writes_a_row_per_run_and_the_mean_and_spread_of_each_setting(tmp_pa
     with open(out) as f:
         assert len(list(csv.DictReader(f))) == 4
     assert toy.run(["--summarize", str(out)])["ring", "hinge"]["modes"] == [int(r["modes"]) for r in rows[2:]]
+
+
+def test_select_picks_the_run_that_agrees_with_the_others_not_a_merged_one():
+    select = load("select")
+    digits = torch.arange(10).repeat_interleave(50)
+    renamed = (digits * 3 + 1) % 10  # the same partition under other names: NMI 1
+    assert select.nmi(digits, renamed) == pytest.approx(1.0)
+    assert select.nmi(digits, torch.zeros_like(digits)) == 0.0  # one cluster says nothing
+    merged_49 = torch.where(digits == 9, torch.tensor(4), digits)  # 4 and 9 in one value
+    merged_79 = torch.where(digits == 9, torch.tensor(7), digits)
+    runs = [merged_49, merged_79, (digits + 5) % 10, merged_49.clone()]
+    matrix, mean = select.centrality(runs)
+    assert matrix.shape == (4, 4) and torch.allclose(matrix, matrix.T) and (matrix.diagonal() == 1).all()
+    assert int(mean.argmax()) == 2  # the unmerged run: the two 4/9 runs agree with each other, not with the 7/9 one
+
+
+def test_select_reads_checkpoints_and_names_the_run_to_continue(run_cli, tmp_path, capsys):
+    select = load("select")
+    for seed in range(3):  # three runs of one config: lightning_logs/version_0..2
+        run_cli("fit", "--config", "infogan", "--trainer.max_steps=1", "--trainer.limit_val_batches=0",
+                f"--seed_everything={seed}")  # fmt: skip
+    ckpts = [str(p) for p in sorted(tmp_path.rglob("last.ckpt"))]
+    assert len(ckpts) == 3
+    pick = select.run([*ckpts, "--images", "300"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "NMI of Q's code assignments on 300 real images, run by run:"
+    assert out[-1].startswith(f"continue run {pick} ({ckpts[pick]}): its clustering agrees most with the others'")
+    with pytest.raises(SystemExit):
+        select.run(ckpts[:2])  # two runs have no medoid
