@@ -30,8 +30,10 @@ def scalars(log_dir: Path) -> dict[str, tuple[list[int], list[float]]]:
     return out
 
 
-def smooth(values: list[float], weight: float = 0.9) -> list[float]:
-    """TensorBoard's smoothing: an exponential moving average, so a curve's trend shows through its noise."""
+def smooth(values: list[float]) -> list[float]:
+    """TensorBoard's smoothing, an exponential moving average, so a curve's trend shows through its noise; its weight
+    shrinks with the number of points (none under 20), so that a short run's curve does not lag its own points."""
+    weight = max(0.0, min(0.9, 1 - 20 / max(len(values), 1)))
     out, last = [], values[0] if values else 0.0
     for value in values:
         last = weight * last + (1 - weight) * value
