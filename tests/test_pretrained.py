@@ -70,7 +70,6 @@ def test_every_shipped_model_is_there_within_the_size_budget():
 
 @pytest.mark.parametrize("name", SHIPPED_MODELS)
 def test_a_shipped_model_loads_and_re_measures_its_recorded_numbers(name, test_split, real_statistics):
-    torch.set_num_threads(min(2, torch.get_num_threads()))
     model = pretrained.load(name)
     recorded = model.shipped["measured"]
     measured = remeasure(name, model, test_split, real_statistics)
