@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, RUNS, batches_per_step, run_module
+from conftest import KEEP_MNIST, ROOT, RUNS, batches_per_step, pairs, run_module
 from lightning import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -19,7 +19,7 @@ def events(log_dir):
     return acc.Tags()
 
 
-@pytest.mark.parametrize("configs", RUNS, ids=lambda cs: "+".join(c.stem for c in cs))
+@pytest.mark.parametrize("configs", pairs(RUNS, KEEP_MNIST), ids=lambda cs: "+".join(c.stem for c in cs))
 def test_every_variant_fits_alone_and_under_every_overlay(run_cli, configs):
     given = [f"--config={c}" for c in configs]
     cli = run_cli("fit", *given, f"--trainer.fast_dev_run={batches_per_step(*configs)}")

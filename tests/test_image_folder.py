@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 import pytest
 import torch
-from conftest import POINT_VARIANTS, ROOT, RUNS, batches_per_step, cache_env, run_module
+from conftest import KEEP_FOLDER, POINT_VARIANTS, ROOT, RUNS, batches_per_step, cache_env, pairs, run_module
 from lightning import Trainer
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -93,7 +93,7 @@ def fit(folder, root, *args):
 
 @pytest.mark.parametrize(
     "configs",
-    [r for r in RUNS if r[-1].stem not in ("fashion_mnist", "tiny") and r[0] not in POINT_VARIANTS],  # images only
+    pairs([r for r in RUNS if r[-1].stem not in ("fashion_mnist", "tiny") and r[0] not in POINT_VARIANTS], KEEP_FOLDER),
     ids=lambda cs: "+".join(c.stem for c in cs),
 )
 def test_every_variant_fits_on_the_folder(folder, tmp_path, configs, monkeypatch):

@@ -218,7 +218,7 @@ RESUMABLE = [
     "config, variant",
     [
         ("tiny", "GAN(arch=dcgan)"),  # BatchNorm buffers and the EMA copy of G
-        ("acgan", "ACGAN"),  # its validation builds the evaluator network, drawing from the global RNG
+        pytest.param("acgan", "ACGAN", marks=pytest.mark.slow),  # its validation draws from the global RNG; 35 s
     ],
 )
 def test_sigkill_mid_epoch_then_resume_ends_with_the_same_weights(tmp_path, config, variant):
