@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from lightning import Callback
 
 from lit_gans.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n 2 (the default): one torch thread per worker and its subprocesses
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 

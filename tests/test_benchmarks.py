@@ -25,6 +25,7 @@ def load(name: str):
     return importlib.import_module(f"benchmarks.{name}")
 
 
+@pytest.mark.slow  # 25-37 s
 def test_throughput_times_both_arms_on_the_same_work(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the script moves to the repo root; monkeypatch moves back
     throughput = load("throughput")

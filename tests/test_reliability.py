@@ -214,7 +214,7 @@ RESUMABLE = [
 ]
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize(  # the README's claim; 55 s, kept in the default suite
     "config, variant",
     [
         ("tiny", "GAN(arch=dcgan)"),  # BatchNorm buffers and the EMA copy of G
