@@ -59,14 +59,25 @@ def slant_lines(images: torch.Tensor, labels: torch.Tensor, codes: torch.Tensor,
     return lines
 
 
-def report(counts: torch.Tensor, merged: float = 0.8, about_merged=None) -> list[str]:
-    """One line per class (its mapped value, share there, other values holding >= 10% of it), then the merges, then
-    what ``about_merged`` (a function of the merged classes' list, returning lines) says of them."""
+def mapping(counts: torch.Tensor) -> tuple[dict[int, int], torch.Tensor]:
+    """({class: its code value under the best one-to-one mapping}, each class's share in each value)."""
     from scipy.optimize import linear_sum_assignment
 
     rows, cols = linear_sum_assignment(counts.double().numpy(), maximize=True)
-    mapped = dict(zip(rows.tolist(), cols.tolist(), strict=True))
     shares = counts.double() / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    return dict(zip(rows.tolist(), cols.tolist(), strict=True)), shares
+
+
+def merged_classes(counts: torch.Tensor, merged: float = 0.8) -> list[int]:
+    """The classes that keep under ``merged`` of their images in their own value (what ``report`` names merged)."""
+    mapped, shares = mapping(counts)
+    return [c for c in range(counts.shape[0]) if (shares[c, mapped[c]].item() if c in mapped else 0.0) < merged]
+
+
+def report(counts: torch.Tensor, merged: float = 0.8, about_merged=None) -> list[str]:
+    """One line per class (its mapped value, share there, other values holding >= 10% of it), then the merges, then
+    what ``about_merged`` (a function of the merged classes' list, returning lines) says of them."""
+    mapped, shares = mapping(counts)
     lines, weak = [], []
     for c in range(counts.shape[0]):
         share = shares[c, mapped[c]].item() if c in mapped else 0.0

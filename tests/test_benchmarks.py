@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import FAST, ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -372,3 +372,53 @@ def test_select_reads_checkpoints_and_names_the_run_to_continue(run_cli, tmp_pat
     assert out[-1].startswith(f"continue run {pick} ({ckpts[pick]}): its clustering agrees most with the others'")
     with pytest.raises(SystemExit):
         select.run(ckpts[:2])  # two runs have no medoid
+
+
+def test_select_study_scores_the_medoid_pick_against_random_and_code_mi_picks():
+    study = load("select_study")
+    digits = torch.arange(10).repeat_interleave(50)
+    merged_49 = torch.where(digits == 9, torch.tensor(4), digits)
+    merged_79 = torch.where(digits == 9, torch.tensor(7), digits)
+
+    def run(codes, merged, accuracy, mi):  # one run read at one step (100), judged there too
+        return {"codes": {100: codes}, "merged": {100: merged}, "accuracy": {100: accuracy}, "mi": {100: mi}}
+
+    runs = [run(merged_49, [9], 0.90, 2.3), run(merged_79, [9], 0.90, 2.2), run((digits + 5) % 10, [], 0.97, 2.1),
+            run(merged_49.clone(), [9], 0.90, 2.0)]  # fmt: skip
+    rows = study.study(runs, [100], [3, 4])
+    four = rows[1]
+    assert (four["k"], four["subsets"]) == (4, 1)
+    assert four["pick_unmerged"] == 1.0 and four["random_unmerged"] == 0.25  # the medoid is the unmerged run
+    assert four["mi_pick_unmerged"] == 0.0  # the highest code_mi is a merged run
+    assert four["pick_accuracy"] == pytest.approx(0.97) and four["subset_best_accuracy"] == pytest.approx(0.97)
+    three = rows[0]
+    assert three["subsets"] == 4 and three["random_unmerged"] == pytest.approx(0.25)
+    # subsets holding the unmerged run and both 4/9 runs pick a 4/9 run: they agree with each other; the others pick
+    # the unmerged run (with the 7/9 run beside it) or a run of {49, 79, 49} with no unmerged run to pick
+    assert 0.0 < three["pick_unmerged"] < 1.0
+
+
+def test_select_study_reads_run_folders_and_writes_each_runs_numbers(tmp_path, monkeypatch, capsys):
+    from lit_gans.cli import main
+
+    study = load("select_study")
+    monkeypatch.chdir(ROOT)
+    first = tmp_path / "seed_0"
+    main(["fit", "--config", "infogan", "--trainer.max_steps=2", "--trainer.limit_val_batches=0",
+          "--checkpoint.every_n_train_steps=1", "--checkpoint.save_top_k=-1", "--seed_everything=0",
+          f"--trainer.default_root_dir={first}", *FAST])  # fmt: skip
+    for seed in (1, 2):  # three runs; the same weights under other seeds: their held-out slices differ
+        shutil.copytree(first, tmp_path / f"seed_{seed}")
+    out = tmp_path / "study.csv"
+    rows = study.run([*(str(tmp_path / f"seed_{s}") for s in range(3)), "--k", "3", "--images", "300",
+                      "--out", str(out)])  # fmt: skip
+    assert [(r["step"], r["k"], r["subsets"]) for r in rows] == [(1, 3, 1), (2, 3, 1)]
+    printed = capsys.readouterr().out
+    assert printed.startswith("3 runs at steps [1, 2]; judged at step 2 on each run's 5000 held-out images")
+    with out.open() as f:
+        written = list(csv.DictReader(f))
+    assert [(r["seed"], r["step"]) for r in written] == [(str(s), str(t)) for t in (1, 2) for s in range(3)]
+    for step in ("1", "2"):  # the same weights read the rule's images alike; only the judging slices differ
+        assert len({(r["code_mi"], r["mean_nmi"]) for r in written if r["step"] == step}) == 1
+    with pytest.raises(SystemExit):
+        study.run([str(tmp_path / "seed_0"), str(tmp_path / "seed_1"), "--k", "3"])  # K above the runs given
