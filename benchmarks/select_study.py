@@ -29,12 +29,10 @@ from lit_gans.models import InfoGAN
 
 
 def checkpoints(run: Path) -> dict[int, Path]:
-    """{step: checkpoint} of one run's folder: every ``*step=N*.ckpt`` under it."""
+    """{generator step: checkpoint} of one run's folder, each step read from the checkpoint itself (memory-mapped)."""
     found = {}
     for path in sorted(run.rglob("*.ckpt")):
-        match = re.search(r"step=(\d+)", path.name)
-        if match:
-            found[int(match.group(1))] = path
+        found[int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])] = path
     return found
 
 

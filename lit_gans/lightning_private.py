@@ -4,6 +4,7 @@
 any of these. ``tests/test_lightning_private.py`` fails first if one of them disappears.
 """
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
@@ -41,6 +42,17 @@ def save_last_unless_saved(checkpoint: ModelCheckpoint, trainer) -> None:
     if checkpoint.save_last and not checkpoint._should_skip_saving_checkpoint(trainer):
         if checkpoint._last_global_step_saved != trainer.global_step:
             checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
+
+
+def name_by_global_step(candidates: dict, trainer) -> dict:
+    """A ModelCheckpoint's ``_monitor_candidates`` with ``step`` set to ``trainer.global_step``, the weights' step.
+
+    ModelCheckpoint names its files by a logged ``step`` when the model logged one (the public way to choose a
+    logger's x-axis); lit_gans logs ``step`` at each validation, so a checkpoint written between two validations was
+    named by the last validation's step (``epoch=2-step=468.ckpt`` held step 936). There is no public hook for the
+    values a checkpoint's name is formatted with.
+    """
+    return {**candidates, "step": torch.tensor(trainer.global_step)}
 
 
 class ConfigOverCheckpointCLI(LightningCLI):

@@ -176,6 +176,19 @@ def test_divergence_stops_at_the_step_and_keeps_the_last_good_checkpoint(capsys,
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point())
 
 
+def test_checkpoint_names_carry_the_step_of_the_weights_they_hold(tmp_path):
+    from lit_gans.cli import main
+
+    main(["fit", "--config=tiny", "--trainer.max_steps=6", "--trainer.max_epochs=-1", "--trainer.limit_train_batches=4",
+          "--trainer.val_check_interval=2", "--trainer.check_val_every_n_epoch=null", "--trainer.limit_val_batches=1",
+          "--checkpoint.every_n_train_steps=3", "--checkpoint.save_top_k=-1", "--metrics.num_eval_samples=50",
+          "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={tmp_path}"])  # fmt: skip
+    folder = tmp_path / "lightning_logs/version_0/checkpoints"
+    named = {p.name: torch.load(p, weights_only=True)["global_step"] for p in folder.glob("epoch=*.ckpt")}
+    # validations log "step" 2 and 4 before the saves at steps 3 and 6: the names must not take it up
+    assert named == {"epoch=0-step=3.ckpt": 3, "epoch=1-step=6.ckpt": 6}
+
+
 def _start_fit(root: Path, *extra: str) -> subprocess.Popen:
     args = ["--config=configs/tiny.yaml", "--trainer.max_steps=100000", "--trainer.limit_val_batches=0"]
     return subprocess.Popen(

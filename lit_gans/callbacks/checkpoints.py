@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from lit_gans.lightning_private import save_last_unless_saved
+from lit_gans.lightning_private import name_by_global_step, save_last_unless_saved
 
 
 class GANCheckpoint(ModelCheckpoint):
@@ -22,6 +22,9 @@ class GANCheckpoint(ModelCheckpoint):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         save_last_unless_saved(self, trainer)
+
+    def _monitor_candidates(self, trainer: Trainer) -> dict:
+        return name_by_global_step(super()._monitor_candidates(trainer), trainer)  # step=N names the weights' step
 
 
 class InterruptCheckpoint(Callback):
