@@ -374,6 +374,28 @@ def test_select_reads_checkpoints_and_names_the_run_to_continue(run_cli, tmp_pat
         select.run(ckpts[:2])  # two runs have no medoid
 
 
+def test_select_repeat_trains_k_runs_picks_one_without_labels_and_continues_it(tmp_path, capsys):
+    repeat = load("select_repeat")
+    out = tmp_path / "repeat.csv"
+    argv = ["--config", "infogan", "--seeds", "0", "1", "2", "--select-step", "2", "--steps", "3", "--every", "1"]
+    argv += ["--num-eval-samples", "100", "--images", "300", "--name", "rep", "--out", str(out)]
+    fast = ["--data.holdout=200", "--data.val_batch_size=100", "--trainer.num_sanity_val_steps=0",
+            "--trainer.enable_progress_bar=false", "--data.batch_size=16"]  # fmt: skip
+    result = repeat.run([*argv, "--log-dir", str(tmp_path / "logs"), *fast])
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    short = [(r["seed"], r["step"]) for r in rows if r["phase"] == "short"]
+    assert short == [(s, t) for s in "012" for t in "12"]  # every short run's validations
+    continued = [r for r in rows if r["phase"] == "continued"]
+    assert [(r["seed"], r["step"], r["picked"]) for r in continued] == [(str(result["pick"]), "3", "1")]  # resumed
+    assert {r["seed"] for r in rows if r["picked"] == "1"} == {str(result["pick"])}
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith(f"continue run {[0, 1, 2].index(result['pick'])} (") for line in printed)
+    assert printed[-1].startswith(f"select_repeat: rep: continued seed {result['pick']} to step 3: val/code_accuracy ")
+    with pytest.raises(SystemExit):
+        repeat.run(["--seeds", "0", "1"])  # two runs have no medoid
+
+
 def test_select_study_scores_the_medoid_pick_against_random_and_code_mi_picks():
     study = load("select_study")
     digits = torch.arange(10).repeat_interleave(50)
