@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.merges import confusion, merged_classes, read_codes
+from benchmarks.seeds import spearman
 from benchmarks.select import centrality, q_probabilities
 from lit_gans.data import SHIPPED, load_split, split_holdout
 from lit_gans.measures import best_map_accuracy, code_mutual_information
@@ -80,6 +81,7 @@ def study(runs: list[dict], steps: list[int], ks: list[int]) -> list[dict]:
                 "random_unmerged": mean([mean([unmerged[i] for i in s]) for s in subsets]),
                 "mi_pick_unmerged": mean([unmerged[i] for i in mi_picks]),
                 "pick_accuracy": mean([accuracy[i] for i in picks]),
+                "mi_pick_accuracy": mean([accuracy[i] for i in mi_picks]),
                 "subset_mean_accuracy": mean([mean([accuracy[i] for i in s]) for s in subsets]),
                 "subset_best_accuracy": mean([max(accuracy[i] for i in s) for s in subsets]),
             })  # fmt: skip
@@ -109,12 +111,21 @@ def run(argv: list[str] | None = None) -> list[dict]:
         print(f"  seed {r['seed']}: accuracy " + " ".join(f"{r['accuracy'][s]:.3f}" for s in steps)
               + f"  merged at {steps[-1]}: {r['merged'][steps[-1]] or 'none'}")  # fmt: skip
     rows = study(runs, steps, args.k)
-    print("| step | K | subsets | pick unmerged | random | code_mi pick | pick accuracy | subsets' mean | best |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| step | K | subsets | unmerged: pick | random | code_mi pick "
+          "| accuracy: pick | code_mi pick | subsets' mean | best |")  # fmt: skip
+    print("| --- " * 10 + "|")
     for row in rows:
         print(f"| {row['step']} | {row['k']} | {row['subsets']} | {row['pick_unmerged']:.2f} | "
               f"{row['random_unmerged']:.2f} | {row['mi_pick_unmerged']:.2f} | {row['pick_accuracy']:.4f} | "
-              f"{row['subset_mean_accuracy']:.4f} | {row['subset_best_accuracy']:.4f} |")  # fmt: skip
+              f"{row['mi_pick_accuracy']:.4f} | {row['subset_mean_accuracy']:.4f} | "
+              f"{row['subset_best_accuracy']:.4f} |")  # fmt: skip
+    last = steps[-1]
+    for step in steps:  # do the label-free numbers order all N runs as their accuracy at the last step does?
+        judged = [r["accuracy"][last] for r in runs]
+        _, mean_nmi = centrality([r["codes"][step] for r in runs])
+        by_nmi, by_mi = spearman(mean_nmi.tolist(), judged), spearman([r["mi"][step] for r in runs], judged)
+        print(f"step {step}: Spearman over the {len(runs)} runs with the accuracy at {last}: "
+              f"mean NMI {by_nmi:+.2f}, code_mi {by_mi:+.2f}")  # fmt: skip
     if args.out:
         with args.out.open("w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")

@@ -412,6 +412,7 @@ def test_select_study_scores_the_medoid_pick_against_random_and_code_mi_picks():
     assert (four["k"], four["subsets"]) == (4, 1)
     assert four["pick_unmerged"] == 1.0 and four["random_unmerged"] == 0.25  # the medoid is the unmerged run
     assert four["mi_pick_unmerged"] == 0.0  # the highest code_mi is a merged run
+    assert four["mi_pick_accuracy"] == pytest.approx(0.90)
     assert four["pick_accuracy"] == pytest.approx(0.97) and four["subset_best_accuracy"] == pytest.approx(0.97)
     three = rows[0]
     assert three["subsets"] == 4 and three["random_unmerged"] == pytest.approx(0.25)
@@ -437,6 +438,7 @@ def test_select_study_reads_run_folders_and_writes_each_runs_numbers(tmp_path, m
     assert [(r["step"], r["k"], r["subsets"]) for r in rows] == [(1, 3, 1), (2, 3, 1)]
     printed = capsys.readouterr().out
     assert printed.startswith("3 runs at steps [1, 2]; judged at step 2 on each run's 5000 held-out images")
+    assert "step 2: Spearman over the 3 runs with the accuracy at 2: mean NMI" in printed
     with out.open() as f:
         written = list(csv.DictReader(f))
     assert [(r["seed"], r["step"]) for r in written] == [(str(s), str(t)) for t in (1, 2) for s in range(3)]
