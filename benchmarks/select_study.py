@@ -120,10 +120,10 @@ def run(argv: list[str] | None = None) -> list[dict]:
               f"{row['mi_pick_accuracy']:.4f} | {row['subset_mean_accuracy']:.4f} | "
               f"{row['subset_best_accuracy']:.4f} |")  # fmt: skip
     last = steps[-1]
+    judged = [r["accuracy"][last] for r in runs]
+    mean_nmi = {step: centrality([r["codes"][step] for r in runs])[1].tolist() for step in steps}  # once per step
     for step in steps:  # do the label-free numbers order all N runs as their accuracy at the last step does?
-        judged = [r["accuracy"][last] for r in runs]
-        _, mean_nmi = centrality([r["codes"][step] for r in runs])
-        by_nmi, by_mi = spearman(mean_nmi.tolist(), judged), spearman([r["mi"][step] for r in runs], judged)
+        by_nmi, by_mi = spearman(mean_nmi[step], judged), spearman([r["mi"][step] for r in runs], judged)
         print(f"step {step}: Spearman over the {len(runs)} runs with the accuracy at {last}: "
               f"mean NMI {by_nmi:+.2f}, code_mi {by_mi:+.2f}")  # fmt: skip
     if args.out:
@@ -131,8 +131,7 @@ def run(argv: list[str] | None = None) -> list[dict]:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["seed", "step", "accuracy", "merged", "code_mi", "mean_nmi"])
             for step in steps:
-                _, mean = centrality([r["codes"][step] for r in runs])
-                for r, m in zip(runs, mean.tolist(), strict=True):
+                for r, m in zip(runs, mean_nmi[step], strict=True):
                     merged = " ".join(map(str, r["merged"][step]))
                     writer.writerow([r["seed"], step, f"{r['accuracy'][step]:.4f}", merged, f"{r['mi'][step]:.4f}",
                                      f"{m:.4f}"])  # fmt: skip
