@@ -9,7 +9,8 @@ split unless ``--data.holdout`` is given; the rule never reads it). select.py th
 images, no label, and names the run whose clustering agrees most with the others'; that run resumes from its
 ``last.ckpt`` to ``--steps`` (a resumed run trains the same weights as one that never stopped:
 tests/test_reliability.py). The CSV gets every validation of every run (``phase`` short or continued, ``picked``
-1 for the run continued) and each phase's wall time, so one repetition's CPU time stands beside a single run's.
+1 for the run continued) and each phase's wall time, so one repetition's CPU time stands beside a single run's; it is
+written as each run finishes, so a repetition stopped part way keeps the runs it finished.
 Repetitions are independent: run two side by side at one thread each, with their own ``--seeds`` and ``--out``.
 """
 
@@ -61,18 +62,19 @@ def run(argv: list[str] | None = None) -> dict:
         meta = {"name": args.name, "config": "+".join(configs), "seed": seed, "phase": phase, "picked": 0}
         return run_dir, [{**meta, **row, "wall_s": f"{row['wall_s']:.0f}"} for row in rows]
 
+    kept = [r for r in seeds.read_csv(out) if r["name"] != args.name]  # a repetition run again replaces its rows
     runs, rows = [], []
     for seed in args.seeds:
         run_dir, short = train(seed, args.select_step, "short", [])
         runs.append(run_dir / "checkpoints" / "last.ckpt")
         rows += short
+        seeds.write_rows(out, kept + rows)  # each run's rows as it finishes: a stopped repetition keeps its runs
         print(f"select_repeat: seed {seed} at step {args.select_step} in {short[-1]['wall_s']} s")
     pick = select.run([*(str(p) for p in runs), "--images", str(args.images)])
     for row in rows:
         row["picked"] = int(row["seed"] == args.seeds[pick])
     _, continued = train(args.seeds[pick], args.steps, "continued", [f"--ckpt_path={runs[pick]}"])
     rows += [{**row, "picked": 1} for row in continued]
-    kept = [r for r in seeds.read_csv(out) if r["name"] != args.name]  # a repetition run again replaces its rows
     seeds.write_rows(out, kept + rows)
     last = continued[-1]
     print(f"select_repeat: {args.name}: continued seed {args.seeds[pick]} to step {last['step']}: "

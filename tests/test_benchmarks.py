@@ -396,6 +396,30 @@ def test_select_repeat_trains_k_runs_picks_one_without_labels_and_continues_it(t
         repeat.run(["--seeds", "0", "1"])  # two runs have no medoid
 
 
+def test_select_repeat_stopped_part_way_keeps_the_runs_it_finished(tmp_path, monkeypatch):
+    repeat = load("select_repeat")
+    out = tmp_path / "repeat.csv"
+    other = {"name": "earlier", "config": "infogan", "seed": "9", "step": "5000", "wall_s": "1", "phase": "short"}
+    seeds = load("seeds")
+    seeds.write_rows(out, [other])
+
+    def stopped(argv):
+        raise KeyboardInterrupt  # the session ends while the pick is read
+
+    monkeypatch.setattr(repeat.select, "run", stopped)
+    argv = ["--config", "infogan", "--seeds", "0", "1", "2", "--select-step", "1", "--steps", "2", "--every", "1"]
+    argv += ["--num-eval-samples", "100", "--name", "rep", "--out", str(out), "--log-dir", str(tmp_path / "logs")]
+    fast = ["--data.holdout=200", "--data.val_batch_size=100", "--trainer.num_sanity_val_steps=0",
+            "--trainer.enable_progress_bar=false", "--data.batch_size=16"]  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        repeat.run([*argv, *fast])
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["name"], r["seed"], r["step"]) for r in rows] == [("earlier", "9", "5000")] + [
+        ("rep", s, "1") for s in "012"
+    ]
+
+
 def test_select_study_scores_the_medoid_pick_against_random_and_code_mi_picks():
     study = load("select_study")
     digits = torch.arange(10).repeat_interleave(50)
