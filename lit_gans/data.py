@@ -3,6 +3,7 @@ in data/; ``ImageFolderDataModule`` trains on any folder of images."""
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -61,7 +62,9 @@ def corrupt(path: Path, why: str) -> LitGansError:
 
 
 def extract_shipped(data_dir: str | Path, dataset: str = "MNIST") -> bool:
-    """Extracts any ``.gz`` whose idx file is missing; returns True when all four idx files are there."""
+    """Extracts any ``.gz`` whose idx file is missing; returns True when all four idx files are there. Each is
+    extracted into a private folder beside it and renamed into place whole, so runs started together on a fresh
+    clone never read a half-written idx file (a reader that finds none extracts its own copy)."""
     raw = raw_folder(data_dir, dataset)
     for name in FILES:
         gz, idx = raw / f"{name}.gz", raw / name
@@ -69,14 +72,14 @@ def extract_shipped(data_dir: str | Path, dataset: str = "MNIST") -> bool:
             continue
         if gz.stat().st_size == 0:
             raise corrupt(gz, "an empty file")
-        try:
-            extract_archive(str(gz), str(raw))
-        except (OSError, EOFError) as err:
-            idx.unlink(missing_ok=True)  # no half-written idx file left behind
-            raise corrupt(gz, str(err)) from err
-        if (size := idx.stat().st_size) != idx_bytes(name):  # a whole gzip stream of a cut idx file
-            idx.unlink()
-            raise corrupt(gz, f"it holds {size} bytes of {name}, expected {idx_bytes(name)}")
+        with tempfile.TemporaryDirectory(dir=raw, prefix=f".{name}.") as part:  # removed whatever happens
+            try:
+                whole = Path(extract_archive(str(gz), part))
+            except (OSError, EOFError) as err:
+                raise corrupt(gz, str(err)) from err
+            if (size := whole.stat().st_size) != idx_bytes(name):  # a whole gzip stream of a cut idx file
+                raise corrupt(gz, f"it holds {size} bytes of {name}, expected {idx_bytes(name)}")
+            os.replace(whole, idx)  # atomic on one file system: the name holds nothing or the whole file
     return all((raw / name).is_file() for name in FILES)
 
 

@@ -1,9 +1,11 @@
 import gzip
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
+from torchvision.datasets.utils import extract_archive
 
 from lit_gans import data
 from lit_gans.data import FILES, SHIPPED, MNISTDataModule, ShuffledBatches, load_split, to_uint8, to_unit_range
@@ -103,6 +105,23 @@ def _extracted(path, content):
     path.unlink()
 
 
+def test_an_idx_file_appears_at_its_name_only_whole(tmp_path, monkeypatch):
+    """Runs started together on a fresh clone each extract: none may find a half-written idx file at its name."""
+    raw = _copy_raw(tmp_path)
+    seen = []
+
+    def extract(gz, to):
+        out = extract_archive(gz, to)
+        seen.append((raw / Path(gz).stem).exists())  # what another run would find now, while this one writes
+        return out
+
+    monkeypatch.setattr(data, "extract_archive", extract)
+    assert data.extract_shipped(tmp_path)
+    assert seen == [False] * len(FILES)
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*FILES, *(f"{n}.gz" for n in FILES)])  # nothing else
+    assert load_split(tmp_path, train=False)[1][:3].tolist() == [7, 2, 1]
+
+
 @pytest.mark.parametrize(
     "name, damage, culprit",
     [
@@ -132,6 +151,7 @@ def test_corrupt_files_are_named_never_not_found(tmp_path, name, damage, culprit
         dm.setup("fit")
     message = str(error.value)
     assert culprit in message and "not found" not in message
+    assert not [p.name for p in raw.iterdir() if p.name.startswith(".")]  # no half-extracted copy left behind
     fix = "run again to download it" if culprit.split()[0].endswith(".gz") else "the .gz beside it is extracted again"
     assert fix in message
 
