@@ -470,3 +470,27 @@ def test_select_study_reads_run_folders_and_writes_each_runs_numbers(tmp_path, m
         assert len({(r["code_mi"], r["mean_nmi"]) for r in written if r["step"] == step}) == 1
     with pytest.raises(SystemExit):
         study.run([str(tmp_path / "seed_0"), str(tmp_path / "seed_1"), "--k", "3"])  # K above the runs given
+
+
+def test_vmap_runs_stacked_step_is_k_separate_steps():
+    vmap_runs, throughput = load("vmap_runs"), load("throughput")
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    seen = []
+    for arm in (vmap_runs.run_one_after_another, vmap_runs.run_stacked):
+        torch.manual_seed(5)  # the same noise and codes for both arms, drawn in model order
+        seen.append(arm(vmap_runs.models(2), images, 8, 2, 1, torch.Generator().manual_seed(5))[1])
+    after, stacked = torch.tensor(seen[0]), torch.tensor(seen[1])
+    assert len(after) == 6 and abs(after[0] - after[1]) > 1e-3  # 3 steps x 2 models, and the two models differ
+    assert torch.allclose(stacked[:2], after[:2], rtol=1e-5)  # the first step, model by model: K separate runs
+    # later steps drift by rounding: Adam's first updates are about lr x sign(gradient), and a gradient near 0 can
+    # change its sign between a grouped and a plain convolution (seen: 2e-3 at step 3); the two models differ by 0.1
+    assert torch.allclose(stacked, after, rtol=1e-2)
+    built, real = vmap_runs.models(2), torch.stack(vmap_runs.real_batches(2, images, 8, torch.Generator()))
+    stacked = vmap_runs.Stacked(built)
+    name = next(n for n in stacked.buffers if n.startswith("model.discriminator.") and n.endswith("running_mean"))
+    inputs = [m.sample_inputs(8) for m in built]
+    stacked.step(real, {key: torch.stack([x[key] for x in inputs]) for key in inputs[0]})
+    for k, model in enumerate(built):
+        model.sample_inputs = lambda n, given=inputs[k]: given
+        throughput.infogan_step(model, real[k], None, *model.configure_optimizers())
+        assert torch.allclose(stacked.buffers[name][k], model.state_dict()[name[len("model.") :]], atol=1e-5)  # own BN
