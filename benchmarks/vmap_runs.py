@@ -1,5 +1,5 @@
 """Is one process training K InfoGAN runs at once, their weights stacked and the step vmapped (``torch.func``), faster
-than the same K runs' steps one after another? The question #39 asks before K short runs are batched.
+than the same K runs' steps one after another? (Choosing among K short runs trains K of them: see results.md.)
 
 Run from the repo root: ``python -m benchmarks.vmap_runs [--k 3] [--batch-size 128] [--steps 10] [--warmup 2]
 [--repeats 3] [--threads 1]``.
@@ -28,7 +28,7 @@ from lightning import seed_everything
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from benchmarks.throughput import infogan_step, machine
+from benchmarks.throughput import infogan_step, machine, update
 from lit_gans import losses
 from lit_gans.data import SHIPPED, load_split, to_unit_range
 from lit_gans.models import InfoGAN
@@ -103,12 +103,6 @@ class Stacked:
             with torch.no_grad():
                 torch._foreach_lerp_(self.ema[0], self.ema[1], 1 - self.decay)  # AveragedModel's EMA step
         return loss_d.detach(), loss_g.detach()
-
-
-def update(optimizer, loss):
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
 
 
 @contextlib.contextmanager
