@@ -107,15 +107,18 @@ def sync(device: torch.device) -> None:
 
 
 @contextlib.contextmanager
-def frozen(net: torch.nn.Module):
-    """D's weights need no gradient during G's update (what ``toggled_optimizer`` does in the Trainer arm)."""
-    flags = [p.requires_grad for p in net.parameters()]
-    net.requires_grad_(False)
+def frozen(weights):
+    """D's weights (a module's ``parameters()``, or tensors) need no gradient during G's update (what
+    ``toggled_optimizer`` does in the Trainer arm)."""
+    weights = list(weights)
+    flags = [w.requires_grad for w in weights]
+    for w in weights:
+        w.requires_grad_(False)
     try:
         yield
     finally:
-        for p, flag in zip(net.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
+        for w, flag in zip(weights, flags, strict=True):
+            w.requires_grad_(flag)
 
 
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -128,26 +131,35 @@ def gan_step(model: GAN, real, labels, opt_g, opt_d) -> torch.Tensor:
     fake = model.generator(model.sample_inputs(real.size(0), None)["z"])  # computed once, used by both updates
     d_real, d_fake = model.discriminator(real), model.discriminator(fake.detach())
     update(opt_d, losses.d_loss(d_real, d_fake))
-    with frozen(model.discriminator):
+    with frozen(model.discriminator.parameters()):
         loss_g = losses.g_loss(model.discriminator(fake))
         update(opt_g, loss_g)
     model.update_ema()
     return loss_g
 
 
+def infogan_d_loss(model: InfoGAN, real, fake, categories, codes) -> torch.Tensor:
+    """D and Q's loss in InfoGAN's ``training_step`` (paper config): real against (detached) fakes, plus the codes."""
+    d_real, _ = model.discriminator(real)
+    d_fake, h_fake = model.discriminator(fake)
+    cat_ce, cont_nll = model.info_terms(h_fake, categories, codes)
+    return losses.d_loss(d_real, d_fake) + model.hparams.lambda_cat * cat_ce + model.hparams.lambda_cont * cont_nll
+
+
+def infogan_g_loss(model: InfoGAN, fake, categories, codes) -> torch.Tensor:
+    """G's loss in InfoGAN's ``training_step``: fool D and keep the codes recoverable by Q."""
+    d_fake, h = model.discriminator(fake)
+    cat_ce, cont_nll = model.info_terms(h, categories, codes)
+    return losses.g_loss(d_fake) + model.hparams.lambda_cat * cat_ce + model.hparams.lambda_cont * cont_nll
+
+
 def infogan_step(model: InfoGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
     inputs = model.sample_inputs(real.size(0))
     categories, codes = inputs["categories"], inputs["codes"]
     fake = model.generator(inputs["z"])
-    lam_cat, lam_cont = model.hparams.lambda_cat, model.hparams.lambda_cont
-    d_real, _ = model.discriminator(real)
-    d_fake, h_fake = model.discriminator(fake.detach())
-    cat_ce, cont_nll = model.info_terms(h_fake, categories, codes)
-    update(opt_d, losses.d_loss(d_real, d_fake) + lam_cat * cat_ce + lam_cont * cont_nll)
-    with frozen(model.discriminator):
-        d_fake_g, h = model.discriminator(fake)
-        cat_ce_g, cont_nll_g = model.info_terms(h, categories, codes)
-        loss_g = losses.g_loss(d_fake_g) + lam_cat * cat_ce_g + lam_cont * cont_nll_g
+    update(opt_d, infogan_d_loss(model, real, fake.detach(), categories, codes))
+    with frozen(model.discriminator.parameters()):
+        loss_g = infogan_g_loss(model, fake, categories, codes)
         update(opt_g, loss_g)
     model.update_ema()
     return loss_g
@@ -161,7 +173,7 @@ def acgan_step(model: ACGAN, real, labels, opt_g, opt_d) -> torch.Tensor:
     src_fake, cls_fake = model.discriminator(fake.detach())
     loss_c = losses.class_loss(cls_real, labels) + losses.class_loss(cls_fake, fake_labels)
     update(opt_d, losses.d_loss(src_real, src_fake) + loss_c)
-    with frozen(model.discriminator):
+    with frozen(model.discriminator.parameters()):
         src, cls = model.discriminator(fake)
         loss_g = losses.g_loss(src) + losses.class_loss(cls, fake_labels)
         update(opt_g, loss_g)

@@ -19,7 +19,6 @@ same losses and BatchNorm statistics from the same draws.
 """
 
 import argparse
-import contextlib
 import statistics
 import time
 
@@ -28,32 +27,25 @@ from lightning import seed_everything
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from benchmarks.throughput import infogan_step, machine, update
-from lit_gans import losses
+from benchmarks.throughput import frozen, infogan_d_loss, infogan_g_loss, infogan_step, machine, update
 from lit_gans.data import SHIPPED, load_split, to_unit_range
 from lit_gans.models import InfoGAN
 
 
 class Step(nn.Module):
     """One InfoGAN's step as functions of its weights (``functional_call`` calls ``forward``): "fake" is G(z), "d" the
-    D and Q loss on real and detached fakes, "g" G's loss through D; ``infogan_step``'s terms, one model at a time."""
+    D and Q loss on real and detached fakes, "g" G's loss through D: ``infogan_step``'s own loss functions."""
 
     def __init__(self, model: InfoGAN):
         super().__init__()
         self.model = model
 
     def forward(self, part: str, real, z, categories, codes, fake=None):
-        model, hp = self.model, self.model.hparams
         if part == "fake":
-            return model.generator(z)
+            return self.model.generator(z)
         if part == "d":
-            d_real, _ = model.discriminator(real)
-            d_fake, h_fake = model.discriminator(fake)
-            cat_ce, cont_nll = model.info_terms(h_fake, categories, codes)
-            return losses.d_loss(d_real, d_fake) + hp.lambda_cat * cat_ce + hp.lambda_cont * cont_nll
-        d_fake, h = model.discriminator(fake)
-        cat_ce, cont_nll = model.info_terms(h, categories, codes)
-        return losses.g_loss(d_fake) + hp.lambda_cat * cat_ce + hp.lambda_cont * cont_nll
+            return infogan_d_loss(self.model, real, fake, categories, codes)
+        return infogan_g_loss(self.model, fake, categories, codes)
 
 
 def models(k: int) -> list[InfoGAN]:
@@ -103,18 +95,6 @@ class Stacked:
             with torch.no_grad():
                 torch._foreach_lerp_(self.ema[0], self.ema[1], 1 - self.decay)  # AveragedModel's EMA step
         return loss_d.detach(), loss_g.detach()
-
-
-@contextlib.contextmanager
-def frozen(tensors: list[torch.Tensor]):
-    """D's stacked weights need no gradient during G's update (``throughput.frozen`` does this for a module)."""
-    for t in tensors:
-        t.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for t in tensors:
-            t.requires_grad_(True)
 
 
 def real_batches(k: int, images: torch.Tensor, batch: int, gen: torch.Generator) -> list[torch.Tensor]:
